@@ -1,0 +1,267 @@
+"""Corpora, a character vocabulary, and the batching that turns a text into training windows.
+
+Read in this order: the loaders (:func:`load_tiny_shakespeare`, :func:`load_tang_poems`,
+:func:`tang_poems_text`), then :class:`Vocab` (text -> ids), then :func:`batchify` and
+:func:`bptt_windows`, which cut one long stream of ids into the ``(x, y)`` windows that
+truncated backpropagation through time trains on. :func:`random_windows` is the quick
+alternative: random crops of the stream.
+
+The corpora live in the folder ``coursekit/data/``, which ships with the package; its
+``README.md`` names every file's source and licence. Nothing is downloaded.
+
+Dimensions:
+    L   length of a stream of ids (one id per character)
+    B   batch size: the number of parallel streams, one per column
+    N   steps per stream after :func:`batchify`, ``L // B``
+    T   window length in time, ``seq_len`` (the last BPTT window may be shorter)
+    V   vocabulary size, ``len(vocab)``
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "DATA_DIR",
+    "UNK",
+    "UNK_REPLACEMENT",
+    "Vocab",
+    "batchify",
+    "bptt_windows",
+    "is_five_character_quatrain",
+    "load_tang_poems",
+    "load_tiny_shakespeare",
+    "num_windows",
+    "random_windows",
+    "split_text",
+    "tang_poems_text",
+]
+
+# A folder, not a package (it has no __init__.py): `import coursekit.data` finds this module.
+DATA_DIR = Path(__file__).with_name("data")
+TANG_COLLECTIONS = {
+    "tangshi300": ("tangshi300.json",),  # 唐诗三百首, 366 entries
+    "quantangshi": tuple(f"poet.tang.{k}.json" for k in range(0, 5000, 1000)),  # 全唐诗, 5,003
+}
+TANG_FORMS = (None, "wujue")
+CLAUSE_MARKS = "，。？！；"  # the marks that end a line of verse in the Tang files
+UNK = "<unk>"
+UNK_REPLACEMENT = "\ufffd"  # "�", what Vocab.decode shows for the unknown id
+
+
+def load_tiny_shakespeare() -> str:
+    """The Tiny Shakespeare corpus (karpathy/char-rnn) as one string of 1,115,394 characters."""
+    return (DATA_DIR / "tinyshakespeare.txt").read_text(encoding="utf-8")
+
+
+def load_tang_poems(collection: str = "tangshi300") -> list[dict]:
+    """Tang poems from chinese-poetry, in traditional characters, in file order.
+
+    ``collection`` is ``"tangshi300"`` (唐诗三百首, 366 entries, some poems in two versions)
+    or ``"quantangshi"`` (the first five files of 全唐诗, 5,003 poems). Each poem is a dict
+    with ``author``, ``title``, ``paragraphs`` (list of lines, usually one couplet each,
+    punctuation included) and ``tags`` (``[]`` where the file has none).
+    """
+    if collection not in TANG_COLLECTIONS:
+        raise ValueError(
+            f"collection must be one of {sorted(TANG_COLLECTIONS)}; got {collection!r}"
+        )
+    poems = []
+    for name in TANG_COLLECTIONS[collection]:
+        with open(DATA_DIR / "tang" / name, encoding="utf-8") as file:
+            for poem in json.load(file):
+                record = {key: poem[key] for key in ("author", "title", "paragraphs")}
+                poems.append(record | {"tags": poem.get("tags") or []})  # often null in 全唐诗
+    return poems
+
+
+def is_five_character_quatrain(paragraphs: Iterable[str]) -> bool:
+    """Whether a poem is a five-character quatrain (五言绝句, "wujue") by its shape alone.
+
+    The rule: join the lines; the poem must end with a clause mark (，。？！；) and the marks
+    must cut it into exactly 4 clauses of exactly 5 characters, every one a letter
+    (``str.isalpha``: Chinese characters pass; ``□`` for a lost character and the brackets
+    of an editor's ``[字]`` do not). So ``["白日依山盡，黃河入海流。", "欲窮千里目，更上一層樓。"]``
+    passes and a 7-character or an 8-line poem fails. Tonal rules are not checked.
+    """
+    poem = "".join(paragraphs)
+    if not poem or poem[-1] not in CLAUSE_MARKS:
+        return False
+    clauses = re.split(f"[{CLAUSE_MARKS}]", poem[:-1])
+    return len(clauses) == 4 and all(len(c) == 5 and c.isalpha() for c in clauses)
+
+
+def tang_poems_text(collection: str = "tangshi300", form: str | None = None) -> str:
+    """The poems of ``collection`` as one text: each poem's lines joined, then ``"\\n"``.
+
+    ``form=None`` keeps every poem; ``form="wujue"`` keeps the five-character quatrains
+    (:func:`is_five_character_quatrain`). Characters are kept exactly as in the files.
+    """
+    if form not in TANG_FORMS:
+        raise ValueError(f"form must be one of {TANG_FORMS}; got {form!r}")
+    poems = [p["paragraphs"] for p in load_tang_poems(collection)]
+    if form == "wujue":
+        poems = [p for p in poems if is_five_character_quatrain(p)]
+    return "".join("".join(p) + "\n" for p in poems)
+
+
+class Vocab:
+    """A character-level vocabulary: ``itos`` (id -> string) and ``stoi`` (string -> id).
+
+    The specials come first (by default only ``"<unk>"``, id 0), then every character seen
+    at least ``min_freq`` times, by descending count and then by code point, so the same
+    text, in any order, gives the same ids. Encoding never fails: characters not in the
+    vocabulary map to ``unk_index``; decoding shows that id as ``"\\ufffd"`` ("�").
+    """
+
+    def __init__(self, text: str, min_freq: int = 1, specials: tuple[str, ...] = (UNK,)):
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
+        _require_positive_int(min_freq, "min_freq")
+        if UNK not in specials or len(set(specials)) != len(specials):
+            raise ValueError(
+                f"specials must contain {UNK!r} once, without repeats; got {specials!r}"
+            )
+        counts = Counter(text)
+        kept = [ch for ch, n in counts.items() if n >= min_freq and ch not in specials]
+        self.itos: list[str] = list(specials) + sorted(kept, key=lambda ch: (-counts[ch], ch))
+        self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
+        self.unk_index: int = self.stoi[UNK]
+        self._shown = [UNK_REPLACEMENT if s == UNK else s for s in self.itos]
+
+    @classmethod
+    def from_text(cls, text: str, min_freq: int = 1, specials: tuple[str, ...] = (UNK,)) -> Vocab:
+        """The same as ``Vocab(text, min_freq, specials)``."""
+        return cls(text, min_freq=min_freq, specials=specials)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def __repr__(self) -> str:
+        return f"Vocab(size={len(self)}, unk_index={self.unk_index})"
+
+    def encode(self, text: str) -> torch.Tensor:
+        """``str`` of length L -> LongTensor ``(L,)``; unseen characters become ``unk_index``."""
+        return torch.tensor([self.stoi.get(ch, self.unk_index) for ch in text], dtype=torch.long)
+
+    def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
+        """Ids (a 1-D tensor or any iterable of ints) -> ``str``; ``unk_index`` shows as "�"."""
+        if isinstance(ids, torch.Tensor):
+            if ids.dim() > 1:
+                raise ValueError(f"ids must be a 1-D tensor (L,); got shape {tuple(ids.shape)}")
+            ids = ids.reshape(-1).tolist()  # a 0-d tensor becomes a one-element list
+        pieces = []
+        for i in ids:
+            if not 0 <= i < len(self):
+                raise ValueError(f"ids must lie in 0..{len(self) - 1} (the vocabulary); got {i}")
+            pieces.append(self._shown[i])
+        return "".join(pieces)
+
+
+def split_text(text, fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)):
+    """Cut ``text`` (a str, or a 1-D tensor of ids) into contiguous (train, valid, test).
+
+    The first part has ``int(L * fractions[0])`` items, the first two together
+    ``int(L * (fractions[0] + fractions[1]))``, the test part the rest. Contiguous, not
+    shuffled: a language model must be judged on text it has not seen nearby.
+    """
+    fractions = tuple(fractions)
+    if len(fractions) != 3 or not all(f > 0 for f in fractions):
+        raise ValueError(
+            f"fractions must be 3 positive numbers (train, valid, test); got {fractions}"
+        )
+    if not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
+        raise ValueError(f"fractions must sum to 1; got {fractions}, which sum to {sum(fractions)}")
+    end_train = int(len(text) * fractions[0])
+    end_valid = int(len(text) * (fractions[0] + fractions[1]))
+    parts = (text[:end_train], text[end_train:end_valid], text[end_valid:])
+    if min(len(p) for p in parts) == 0:
+        raise ValueError(f"text of length {len(text)} is too short to split by {fractions}")
+    return parts
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``(L,)`` -> ``(N, B)`` with ``N = L // B``: column b is the contiguous ``ids[b*N:(b+1)*N]``.
+
+    The layout of PyTorch's word_language_model example (time first, ``batch_first=False``);
+    the last ``L % B`` ids are dropped. Needs ``N >= 2``: one input and one target step.
+    """
+    ids = torch.as_tensor(ids)
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be 1-D (L,); got shape {tuple(ids.shape)}")
+    _require_positive_int(batch_size, "batch_size")
+    steps = len(ids) // batch_size  # N
+    if steps < 2:
+        raise ValueError(
+            f"batchify needs at least 2 * batch_size = {2 * batch_size} ids; got {len(ids)}"
+        )
+    return ids[: steps * batch_size].view(batch_size, steps).t().contiguous()  # (B, N) -> (N, B)
+
+
+def num_windows(data: torch.Tensor, seq_len: int) -> int:
+    """How many windows :func:`bptt_windows` yields: ``ceil((N - 1) / seq_len)``."""
+    if data.dim() != 2:
+        raise ValueError(
+            f"data must be 2-D (N, B), as batchify returns; got shape {tuple(data.shape)}"
+        )
+    _require_positive_int(seq_len, "seq_len")
+    return max(0, math.ceil((data.shape[0] - 1) / seq_len))
+
+
+def bptt_windows(data: torch.Tensor, seq_len: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Walk ``data (N, B)`` in time: windows ``x (T, B)`` and targets ``y = data`` one step later.
+
+    Window k starts at row ``k * seq_len``; ``y[t] == data[start + t + 1]``, so the targets
+    of one window run on into the inputs of the next, and the hidden state can be carried
+    across (truncated BPTT). The last window is shorter when ``seq_len`` does not divide
+    ``N - 1``. The windows are views of ``data`` (no copies). Arguments are checked at call.
+    """
+    count = num_windows(data, seq_len)
+    return _windows(data, seq_len, count)
+
+
+def _windows(data: torch.Tensor, seq_len: int, count: int):
+    for k in range(count):
+        start = k * seq_len
+        length = min(seq_len, data.shape[0] - 1 - start)  # T
+        yield data[start : start + length], data[start + 1 : start + 1 + length]  # (T, B) each
+
+
+def random_windows(
+    ids: torch.Tensor, seq_len: int, batch_size: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """B random crops of the stream ``ids (L,)``: ``x (T, B)`` and the next-step targets ``y (T, B)``.
+
+    Each column starts at a uniform random offset in ``0 .. L - T - 1`` drawn from
+    ``generator``, so a seeded generator gives the same batch every time.
+    """
+    ids = torch.as_tensor(ids)
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be 1-D (L,); got shape {tuple(ids.shape)}")
+    _require_positive_int(seq_len, "seq_len")
+    _require_positive_int(batch_size, "batch_size")
+    if len(ids) < seq_len + 1:
+        raise ValueError(
+            f"random_windows needs at least seq_len + 1 = {seq_len + 1} ids; got {len(ids)}"
+        )
+    starts = torch.randint(
+        len(ids) - seq_len, (batch_size,), generator=generator, device=generator.device
+    )  # (B,)
+    offsets = torch.arange(seq_len, device=starts.device)[:, None] + starts  # (T, B)
+    offsets = offsets.to(ids.device)  # the generator may live on another device than ids
+    return ids[offsets], ids[offsets + 1]
+
+
+def _require_positive_int(value, name: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
