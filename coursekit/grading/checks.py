@@ -1,0 +1,431 @@
+"""Compare a student's function with its coursekit twin: values and gradients.
+
+Two ways in, one comparison:
+
+* :func:`check_function` runs in the notebook's own kernel. It is what the hidden test cells
+  call, so plain ``nbgrader autograde`` works and an honest student gets the same marks
+  everywhere. It is *not* a verdict one can trust: code in the same kernel can patch it.
+* :func:`judge_notebook` is the verdict. It runs in the grader's process: it rebuilds the
+  program from the instructor's source notebook and the student's answer cells, evaluates the
+  graded functions in a fresh sandboxed process (:mod:`coursekit.grading.sandbox`) on inputs
+  drawn here, and compares outputs and gradients with the reference here. Nothing the student
+  can reach takes part in the decision (DESIGN.md, "trust nothing the student's kernel can
+  reach").
+
+Messages name the case, the output or gradient, the first mismatching index and both values.
+A function that uses the implementation it should write (coursekit, or torch's RNN kernels)
+fails with a message that says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import numpy as np
+import torch
+
+from coursekit.grading.evaluate import evaluate
+from coursekit.grading.sandbox import Call, run_sandbox
+from coursekit.grading.specs import Case, FunctionSpec, spec_for
+
+__all__ = [
+    "ReferenceUsed",
+    "check_function",
+    "compare_arrays",
+    "find_forbidden",
+    "judge_notebook",
+]
+
+FORBIDDEN_NAMES = ("coursekit", "importlib", "__import__")
+HIDDEN_CHECK = re.compile(r"check_function\(\s*[\"'](\w+)[\"']")
+
+
+class ReferenceUsed(AssertionError):
+    """The submission called the implementation it was asked to write."""
+
+
+# -- comparison ------------------------------------------------------------------------------
+
+
+def compare_arrays(what: str, got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+    """None when equal within tolerance, else a message with the first mismatching index."""
+    got = np.asarray(got)
+    if got.shape != expected.shape:
+        return f"{what} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}"
+    close = np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=False)
+    if close.all():
+        return None
+    index = tuple(int(i) for i in np.argwhere(~close)[0])
+    worst = float(np.nanmax(np.abs(got - expected))) if np.isfinite(got).all() else float("nan")
+    return (
+        f"{what} differs at index {index}: got {got[index]:.6g}, expected {expected[index]:.6g} "
+        f"({int((~close).sum())} of {close.size} entries differ; max |diff| {worst:.3g})"
+    )
+
+
+def _describe_leaves(case: Case) -> list[str]:
+    """Human names of the differentiable leaves, in the order evaluate() collects them."""
+    names: list[str] = []
+
+    def walk(spec: Any, label: str) -> None:
+        if "t" in spec:
+            names.append(label)
+        elif "seq" in spec:
+            for i, item in enumerate(spec["seq"]):
+                walk(item, f"{label}[{i}]")
+
+    for i, arg in enumerate(case.args):
+        walk(arg, f"argument {i}")
+    for key, arg in case.kwargs.items():
+        walk(arg, key)
+    return names
+
+
+def compare_evaluations(
+    spec: FunctionSpec, case: Case, got: dict[str, np.ndarray], expected: dict[str, np.ndarray]
+) -> str | None:
+    """Compare outputs first, then the gradient with respect to every input."""
+    leaves = _describe_leaves(case)
+    for key in sorted(k for k in expected if k.startswith("o")):
+        if key not in got:
+            return f"output {key[1:]} is missing"
+        problem = compare_arrays(f"output {key[1:]}", got[key], expected[key], spec.rtol, spec.atol)
+        if problem:
+            return problem
+    for key in sorted(k for k in expected if k.startswith("g")):
+        what = f"the gradient with respect to {leaves[int(key[1:])]}"
+        if key not in got:
+            return f"no gradient reaches {leaves[int(key[1:])]} (is the computation detached?)"
+        problem = compare_arrays(what, got[key], expected[key], spec.rtol, spec.atol)
+        if problem:
+            return problem
+    return None
+
+
+def _reference_evaluation(spec: FunctionSpec, case: Case, generator: torch.Generator):
+    """The reference's outputs and gradients, and the random cotangents drawn for them."""
+    drawn: list[np.ndarray] = []
+
+    def draw(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+        drawn.extend(torch.randn(s, generator=generator, dtype=torch.float64).numpy() for s in shapes)
+        return drawn
+
+    expected = evaluate(spec.reference_function(), case.args, case.kwargs, case.arrays, draw)
+    return expected, drawn
+
+
+def _seeded(seed: int | None) -> tuple[int, torch.Generator]:
+    seed = secrets.randbits(63) if seed is None else seed
+    return seed, torch.Generator().manual_seed(seed)
+
+
+# -- detecting use of the reference -----------------------------------------------------------
+
+
+def find_forbidden(source: str, spec: FunctionSpec) -> list[str]:
+    """Names in ``source`` that reach an implementation of ``spec`` instead of writing one."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            found.append(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr in spec.forbidden_attributes:
+            found.append(node.attr)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] in FORBIDDEN_NAMES]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if module.split(".")[0] in FORBIDDEN_NAMES:
+                found.append(module)
+            found += [a.name for a in node.names if a.name in spec.forbidden_attributes]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if "coursekit" in node.value:
+                found.append(repr(node.value))
+    return sorted(set(found))
+
+
+def _function_sources(fn: Any) -> str:
+    """The source of ``fn`` and of the functions it reaches through its globals."""
+    seen, sources, todo = set(), [], [fn]
+    while todo:
+        f = todo.pop()
+        code = getattr(f, "__code__", None)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        try:
+            sources.append(inspect.getsource(f))
+        except (OSError, TypeError):
+            pass
+        names = set(code.co_names)
+        for const in code.co_consts:
+            if inspect.iscode(const):
+                names |= set(const.co_names)
+        todo += [f.__globals__[n] for n in names if inspect.isfunction(f.__globals__.get(n))]
+    return "\n".join(sources)
+
+
+class _ReferenceTripwire:
+    """A profiler that notices calls into coursekit's models or torch's RNN kernels."""
+
+    def __init__(self, spec: FunctionSpec):
+        import coursekit
+
+        self.package = str(Path(coursekit.__file__).resolve().parent)
+        self.grading = str(Path(__file__).resolve().parent)
+        self.builtins = set(spec.forbidden_attributes)
+        self.hit: str | None = None
+
+    def __call__(self, frame, event, arg):
+        if self.hit:
+            return
+        if event == "call":
+            filename = frame.f_code.co_filename
+            if filename.startswith(self.package) and not filename.startswith(self.grading):
+                self.hit = f"{frame.f_code.co_name} in {Path(filename).name}"
+            elif filename.endswith("torch/nn/modules/rnn.py"):
+                self.hit = f"torch.nn.{frame.f_code.co_name}"
+        elif event == "c_call" and getattr(arg, "__name__", "") in self.builtins:
+            self.hit = f"torch's {arg.__name__}"
+
+
+# -- in the kernel ------------------------------------------------------------------------------
+
+
+def check_function(name: str, fn: Any, seed: int | None = None) -> None:
+    """Raise ``AssertionError`` unless ``fn`` equals coursekit's ``name`` on every case.
+
+    Called by the hidden test cells. Cases are random float64 inputs drawn from ``seed``
+    (a fresh seed when None, so answers cannot be tabulated in advance).
+    """
+    spec = spec_for(name)
+    if not callable(fn):
+        raise AssertionError(f"{name} is not a function (got {type(fn).__name__})")
+    forbidden = find_forbidden(_function_sources(fn), spec)
+    if forbidden:
+        raise ReferenceUsed(
+            f"{name} uses {', '.join(forbidden)}: implement it yourself instead of calling an implementation"
+        )
+    seed, generator = _seeded(seed)
+    for case in spec.make_cases(generator):
+        expected, cotangents = _reference_evaluation(spec, case, generator)
+        tripwire = _ReferenceTripwire(spec)
+        previous = sys.getprofile()
+        sys.setprofile(tripwire)
+        try:
+            got = evaluate(fn, case.args, case.kwargs, case.arrays, cotangents)
+        except Exception as exc:
+            raise AssertionError(f"{name}, case {case.label}: raised {type(exc).__name__}: {exc}") from exc
+        finally:
+            sys.setprofile(previous)
+        if tripwire.hit:
+            raise ReferenceUsed(f"{name} calls {tripwire.hit}: implement it yourself")
+        problem = compare_evaluations(spec, case, got, expected)
+        if problem:
+            raise AssertionError(f"{name}, case {case.label}: {problem} [seed {seed}]")
+
+
+# -- outside the kernel: the verdict ------------------------------------------------------------
+
+
+@dataclass
+class CellVerdict:
+    grade_id: str
+    max_points: float
+    points: float
+    functions: dict[str, str]  # function name -> "ok" or the reason it failed
+
+
+@dataclass
+class NotebookVerdict:
+    status: str  # "graded", or why the notebook could not be graded
+    cells: list[CellVerdict] = field(default_factory=list)
+    seed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.cells)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.cells)
+
+
+def graded_cells(source: nbformat.NotebookNode) -> list[tuple[str, float, list[str]]]:
+    """(grade_id, points, function names) for each hidden-test cell of a source notebook."""
+    cells = []
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            names = HIDDEN_CHECK.findall(cell.source)
+            if names:
+                cells.append((meta["grade_id"], float(meta.get("points", 0)), names))
+    return cells
+
+
+def _answer_cells(submission: nbformat.NotebookNode) -> dict[str, str]:
+    answers = {}
+    for cell in submission.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell.get("cell_type") == "code" and "grade_id" in meta:
+            answers[meta["grade_id"]] = str(cell.get("source", ""))
+    return answers
+
+
+def build_program(
+    source: nbformat.NotebookNode, submission: nbformat.NotebookNode
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """The cells to run: the source's code cells with each answer cell taken from the submission.
+
+    Test cells are left out (the verdict comes from here, not from them); locked cells come
+    from the source, so editing or deleting them changes nothing. Returns the cells, the
+    answer cells by grade id, and notes for the feedback.
+    """
+    answers = _answer_cells(submission)
+    cells, used, notes = [], {}, []
+    for cell in source.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            grade_id = meta["grade_id"]
+            if grade_id not in answers:
+                notes.append(f"answer cell {grade_id!r} is missing from the submission")
+            used[grade_id] = answers.get(grade_id, "")
+            cells.append(used[grade_id])
+        elif not meta.get("grade"):
+            cells.append(cell.source)
+    return cells, used, notes
+
+
+def _defines(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _sources_reached(name: str, answers: dict[str, str]) -> str:
+    """The answer cells that define ``name`` and, transitively, the names it uses."""
+    definers = {n: src for src in answers.values() for n in _defines(src)}
+    seen, todo, sources = set(), [name], []
+    while todo:
+        current = todo.pop()
+        src = definers.get(current)
+        if src is None or src in sources:
+            continue
+        sources.append(src)
+        try:
+            used = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            used = set()
+        todo += [n for n in used - seen if n in definers]
+        seen |= used
+    return "\n".join(sources)
+
+
+def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """Read a notebook, raising ``ValueError`` with a plain reason when it is not one."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path.name}: {exc}") from None
+    if not text.strip():
+        raise ValueError(f"{path.name} is empty")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises several types for bad JSON and bad schema
+        raise ValueError(f"{path.name} is not a valid notebook: {str(exc).splitlines()[0]}") from None
+    if not isinstance(nb.get("cells"), list):
+        raise ValueError(f"{path.name} is not a valid notebook: it has no list of cells")
+    return nb
+
+
+def judge_notebook(
+    submission_path: str | Path,
+    source_path: str | Path,
+    *,
+    seed: int | None = None,
+    total_timeout: float = 600.0,
+    cell_timeout: float = 60.0,
+    memory_bytes: int = 6 << 30,
+) -> NotebookVerdict:
+    """Grade a submission against the instructor's source notebook, outside any student kernel.
+
+    Never raises for a faulty submission: an unreadable notebook, a crash or a timeout is a
+    ``status``/reason in the verdict and zero points for what could not be checked.
+    """
+    source = read_notebook(source_path)  # the instructor's: an error here is ours and should raise
+    seed, generator = _seeded(seed)
+    cells = graded_cells(source)
+    verdict = NotebookVerdict(status="graded", seed=seed)
+    try:
+        submission = read_notebook(submission_path)
+    except ValueError as exc:
+        verdict.status = f"invalid: {exc}"
+        verdict.cells = [CellVerdict(g, p, 0.0, dict.fromkeys(n, str(exc))) for g, p, n in cells]
+        return verdict
+    program, answers, verdict.notes = build_program(source, submission)
+
+    calls, expected, problems = [], {}, {}
+    for _, _, names in cells:
+        for name in names:
+            spec = spec_for(name)
+            forbidden = find_forbidden(_sources_reached(name, answers), spec)
+            if forbidden:
+                problems[name] = (
+                    f"uses {', '.join(forbidden)}: the reference implementation may not be called"
+                )
+                continue
+            for i, case in enumerate(spec.make_cases(generator)):
+                reference, cotangents = _reference_evaluation(spec, case, generator)
+                call_id = f"{name}-{i}"
+                expected[call_id] = (spec, case, reference)
+                calls.append(Call(call_id, name, case.args, case.kwargs, case.arrays, cotangents))
+
+    result = run_sandbox(
+        program,
+        calls,
+        cell_timeout=cell_timeout,
+        call_timeout=cell_timeout,
+        total_timeout=total_timeout,
+        memory_bytes=memory_bytes,
+    )
+    if result.status != "ok":
+        verdict.status = result.status
+    for index, error in sorted(result.cell_errors.items()):
+        verdict.notes.append(f"cell {index} raised {error.splitlines()[-1] if error else ''}")
+    for call_id, (spec, case, reference) in expected.items():
+        if spec.name in problems:
+            continue
+        if call_id in result.errors:
+            problems[spec.name] = f"case {case.label}: {result.errors[call_id]}"
+            continue
+        problem = compare_evaluations(spec, case, result.outputs[call_id], reference)
+        if problem:
+            problems.setdefault(spec.name, f"case {case.label}: {problem}")
+    for grade_id, points, names in cells:
+        functions = {n: problems.get(n, "ok") for n in names}
+        earned = points if all(v == "ok" for v in functions.values()) else 0.0
+        verdict.cells.append(CellVerdict(grade_id, points, earned, functions))
+    return verdict

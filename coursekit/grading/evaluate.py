@@ -1,0 +1,87 @@
+"""Evaluate one function on given inputs: its outputs and the gradients of a fixed cotangent.
+
+This module is the only grading code that runs beside student code. It imports nothing from
+coursekit (the sandbox loads it by path, before coursekit is blocked), and it decides nothing:
+it returns numbers, and the comparison with the reference happens in the grader's process
+(:mod:`coursekit.grading.checks`).
+
+Arguments travel as a small JSON-able structure whose leaves name arrays:
+
+    {"t": "a0"}                  a float64 tensor from the array store (gradients are taken)
+    {"seq": [<arg>, ...]}        a tuple of arguments (e.g. a 4-tuple of weights)
+    {"lit": <json value>}        a literal: a string, a number, None
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["build_args", "evaluate", "flatten_outputs"]
+
+
+def build_args(spec: Any, arrays: dict[str, np.ndarray], leaves: list[torch.Tensor]) -> Any:
+    """Turn an argument structure into Python values; differentiable leaves go into ``leaves``."""
+    if "t" in spec:
+        tensor = torch.from_numpy(np.array(arrays[spec["t"]], dtype=np.float64))
+        tensor.requires_grad_(True)
+        leaves.append(tensor)
+        return tensor
+    if "seq" in spec:
+        return tuple(build_args(item, arrays, leaves) for item in spec["seq"])
+    if "lit" in spec:
+        return spec["lit"]
+    raise ValueError(f"unknown argument spec {spec!r}")
+
+
+def flatten_outputs(result: Any) -> list[Any]:
+    """A tensor, or a (nested) tuple/list of tensors, as a flat list."""
+    if isinstance(result, (tuple, list)):
+        return [leaf for item in result for leaf in flatten_outputs(item)]
+    return [result]
+
+
+def evaluate(
+    fn: Any,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    cotangents: list[np.ndarray] | Callable[[list[tuple[int, ...]]], list[np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Call ``fn`` and return ``{"o0": output, …, "g0": grad of leaf 0, …}``.
+
+    The gradients are vector–Jacobian products with the given ``cotangents`` (one per output),
+    so a single backward pass checks every input's gradient; ``cotangents`` may also be a
+    function of the output shapes that draws them (the grader's side does this). A leaf that receives no gradient
+    is absent from the result. Raises whatever ``fn`` raises, or ``TypeError`` when it returns
+    something other than tensors.
+    """
+    leaves: list[torch.Tensor] = []
+    call_args = [build_args(a, arrays, leaves) for a in args]
+    call_kwargs = {k: build_args(v, arrays, leaves) for k, v in kwargs.items()}
+    with torch.enable_grad():
+        outputs = flatten_outputs(fn(*call_args, **call_kwargs))
+    for i, out in enumerate(outputs):
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"output {i} is a {type(out).__name__}, not a torch.Tensor")
+    if callable(cotangents):
+        cotangents = cotangents([tuple(o.shape) for o in outputs])
+    if len(outputs) != len(cotangents):
+        raise TypeError(f"returned {len(outputs)} tensor(s); expected {len(cotangents)}")
+    result = {f"o{i}": out.detach().cpu().double().numpy() for i, out in enumerate(outputs)}
+    pairs = [
+        (out, torch.from_numpy(cot).to(out.dtype))
+        for out, cot in zip(outputs, cotangents, strict=True)
+        if out.requires_grad and tuple(out.shape) == cot.shape
+    ]
+    if pairs:
+        grads = torch.autograd.grad(
+            [o for o, _ in pairs], leaves, [c for _, c in pairs], allow_unused=True
+        )
+        for i, grad in enumerate(grads):
+            if grad is not None:
+                result[f"g{i}"] = grad.detach().cpu().double().numpy()
+    return result
