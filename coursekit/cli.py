@@ -58,7 +58,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="coursekit", description="Tools for the Sequence Models course.")
+    parser = argparse.ArgumentParser(
+        prog="coursekit", description="Tools for the Sequence Models course."
+    )
     parser.add_argument("--course-dir", default=".", help="the course's root folder (default: .)")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -55,7 +55,9 @@ class ReferenceUsed(AssertionError):
 # -- comparison ------------------------------------------------------------------------------
 
 
-def compare_arrays(what: str, got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+def compare_arrays(
+    what: str, got: np.ndarray, expected: np.ndarray, rtol: float, atol: float
+) -> str | None:
     """None when equal within tolerance, else a message with the first mismatching index."""
     got = np.asarray(got)
     if got.shape != expected.shape:
@@ -115,7 +117,9 @@ def _reference_evaluation(spec: FunctionSpec, case: Case, generator: torch.Gener
     drawn: list[np.ndarray] = []
 
     def draw(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-        drawn.extend(torch.randn(s, generator=generator, dtype=torch.float64).numpy() for s in shapes)
+        drawn.extend(
+            torch.randn(s, generator=generator, dtype=torch.float64).numpy() for s in shapes
+        )
         return drawn
 
     expected = evaluate(spec.reference_function(), case.args, case.kwargs, case.arrays, draw)
@@ -226,7 +230,9 @@ def check_function(name: str, fn: Any, seed: int | None = None) -> None:
         try:
             got = evaluate(fn, case.args, case.kwargs, case.arrays, cotangents)
         except Exception as exc:
-            raise AssertionError(f"{name}, case {case.label}: raised {type(exc).__name__}: {exc}") from exc
+            raise AssertionError(
+                f"{name}, case {case.label}: raised {type(exc).__name__}: {exc}"
+            ) from exc
         finally:
             sys.setprofile(previous)
         if tripwire.hit:
@@ -355,7 +361,9 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for bad JSON and bad schema
-        raise ValueError(f"{path.name} is not a valid notebook: {str(exc).splitlines()[0]}") from None
+        raise ValueError(
+            f"{path.name} is not a valid notebook: {str(exc).splitlines()[0]}"
+        ) from None
     if not isinstance(nb.get("cells"), list):
         raise ValueError(f"{path.name} is not a valid notebook: it has no list of cells")
     return nb

@@ -47,7 +47,9 @@ def generate(course: Path, name: str, release_dir: Path) -> None:
         ]
         done = subprocess.run(command, cwd=root, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{done.stderr[-3000:]}")
+            raise RuntimeError(
+                f"nbgrader generate_assignment {name} failed:\n{done.stderr[-3000:]}"
+            )
         if release_dir.exists():
             shutil.rmtree(release_dir)
         shutil.copytree(root / "exercises" / name, release_dir)
@@ -92,5 +94,7 @@ def release(course: Path, names: list[str] | None = None, check: bool = False) -
             generate(course, name, course / "exercises" / name)
             print(f"released solutions/{name} -> exercises/{name}")
     if problems:
-        print("run `coursekit release` (or `make notebooks`) and commit exercises/", file=sys.stderr)
+        print(
+            "run `coursekit release` (or `make notebooks`) and commit exercises/", file=sys.stderr
+        )
     return 1 if problems else 0

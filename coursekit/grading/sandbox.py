@@ -87,7 +87,9 @@ def run_sandbox(
         }
         for call in calls:
             np.savez(work / f"{call.id}_in.npz", **call.arrays)
-            np.savez(work / f"{call.id}_cot.npz", **{f"c{i}": c for i, c in enumerate(call.cotangents)})
+            np.savez(
+                work / f"{call.id}_cot.npz", **{f"c{i}": c for i, c in enumerate(call.cotangents)}
+            )
             request["calls"].append(
                 {
                     "id": call.id,

@@ -157,7 +157,9 @@ def _jordan_step_cases(g: torch.Generator) -> list[Case]:
 SPECS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in [
-        FunctionSpec("rnn_cell_step", "coursekit.rnn:rnn_cell_step", _rnn_cell_step_cases, RNN_FORBIDDEN),
+        FunctionSpec(
+            "rnn_cell_step", "coursekit.rnn:rnn_cell_step", _rnn_cell_step_cases, RNN_FORBIDDEN
+        ),
         FunctionSpec("rnn_forward", "coursekit.rnn:rnn_forward", _rnn_forward_cases, RNN_FORBIDDEN),
         FunctionSpec(
             "bidirectional_rnn_forward",

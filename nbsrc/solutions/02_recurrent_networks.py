@@ -45,6 +45,7 @@ torch.set_default_dtype(torch.float64)
 #
 # `weight_ih` is `(H, I)`, `weight_hh` is `(H, H)`, the biases are `(H,)` or `None` (no bias).
 
+
 # %% nbgrader={"grade": false, "grade_id": "rnn_cell_step", "locked": false, "schema_version": 3, "solution": true}
 def rnn_cell_step(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
     """One Elman step: x (B, I), h_prev (B, H) -> h (B, H)."""
@@ -72,11 +73,15 @@ assert h.shape == (3, 5), f"expected h of shape (3, 5) for B=3, H=5; got {tuple(
 one = lambda v: torch.tensor([[v]])  # noqa: E731  a (1, 1) tensor
 args = (one(0.5), one(-1.0), one(2.0), one(0.5), torch.tensor([0.1]), torch.tensor([-0.2]))
 got = rnn_cell_step(*args).item()
-assert abs(got - math.tanh(0.4)) < 1e-12, f"tanh case: expected tanh(0.4) = {math.tanh(0.4):.6f}; got {got:.6f}"
+assert abs(got - math.tanh(0.4)) < 1e-12, (
+    f"tanh case: expected tanh(0.4) = {math.tanh(0.4):.6f}; got {got:.6f}"
+)
 got = rnn_cell_step(*args, nonlinearity="relu").item()
 assert abs(got - 0.4) < 1e-12, f"relu case: expected 0.4; got {got:.6f}"
 got = rnn_cell_step(one(0.5), one(-1.0), one(2.0), one(0.5)).item()
-assert abs(got - math.tanh(0.5)) < 1e-12, f"without biases: expected tanh(0.5) = {math.tanh(0.5):.6f}; got {got:.6f}"
+assert abs(got - math.tanh(0.5)) < 1e-12, (
+    f"without biases: expected tanh(0.5) = {math.tanh(0.5):.6f}; got {got:.6f}"
+)
 print("rnn_cell_step: visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "rnn_cell_step_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
@@ -96,6 +101,7 @@ check_function("rnn_cell_step", rnn_cell_step)
 # - `output` of shape `(T, B, H)`, where `output[t]` is the state after reading `x[t]`;
 # - `h_n` of shape `(B, H)`, the state after the last step.
 
+
 # %% nbgrader={"grade": false, "grade_id": "rnn_forward", "locked": false, "schema_version": 3, "solution": true}
 def rnn_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
     """x (T, B, I), h0 (B, H) -> output (T, B, H), h_n (B, H)."""
@@ -110,15 +116,23 @@ def rnn_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonline
 
 
 # %% nbgrader={"grade": false, "grade_id": "rnn_forward_visible", "locked": true, "schema_version": 3, "solution": false}
-output, h_n = rnn_forward(torch.zeros(7, 2, 3), torch.zeros(2, 4), torch.zeros(4, 3), torch.zeros(4, 4))
-assert output.shape == (7, 2, 4), f"expected output (T, B, H) = (7, 2, 4); got {tuple(output.shape)}"
+output, h_n = rnn_forward(
+    torch.zeros(7, 2, 3), torch.zeros(2, 4), torch.zeros(4, 3), torch.zeros(4, 4)
+)
+assert output.shape == (7, 2, 4), (
+    f"expected output (T, B, H) = (7, 2, 4); got {tuple(output.shape)}"
+)
 assert h_n.shape == (2, 4), f"expected h_n (B, H) = (2, 4); got {tuple(h_n.shape)}"
 
 # One unit that just adds its input to its state (W_ih = W_hh = 1, relu keeps positives):
 # inputs 1, 2, 3 from h0 = 0 give the running sums 1, 3, 6.
 x = torch.tensor([1.0, 2.0, 3.0]).reshape(3, 1, 1)
-output, h_n = rnn_forward(x, torch.zeros(1, 1), torch.ones(1, 1), torch.ones(1, 1), nonlinearity="relu")
-assert output.flatten().tolist() == [1.0, 3.0, 6.0], f"expected states [1, 3, 6]; got {output.flatten().tolist()}"
+output, h_n = rnn_forward(
+    x, torch.zeros(1, 1), torch.ones(1, 1), torch.ones(1, 1), nonlinearity="relu"
+)
+assert output.flatten().tolist() == [1.0, 3.0, 6.0], (
+    f"expected states [1, 3, 6]; got {output.flatten().tolist()}"
+)
 assert h_n.item() == 6.0, f"h_n must be the last state, 6; got {h_n.item()}"
 print("rnn_forward: visible tests passed")
 
@@ -145,6 +159,7 @@ check_function("rnn_forward", rnn_forward)
 # - `h_n` is `(2, B, H)`: the forward state after `x[T-1]` and the reverse state after `x[0]`
 #   (each direction's *last* step), the layout `torch.nn.RNN(bidirectional=True)` uses.
 
+
 # %% nbgrader={"grade": false, "grade_id": "bidirectional_rnn_forward", "locked": false, "schema_version": 3, "solution": true}
 def bidirectional_rnn_forward(x, h0, forward_weights, reverse_weights, nonlinearity="tanh"):
     """x (T, B, I), h0 (2, B, H) -> output (T, B, 2H), h_n (2, B, H)."""
@@ -158,8 +173,12 @@ def bidirectional_rnn_forward(x, h0, forward_weights, reverse_weights, nonlinear
 
 # %% nbgrader={"grade": false, "grade_id": "bidirectional_rnn_forward_visible", "locked": true, "schema_version": 3, "solution": false}
 weights = (torch.zeros(4, 3), torch.zeros(4, 4), None, None)
-output, h_n = bidirectional_rnn_forward(torch.zeros(5, 2, 3), torch.zeros(2, 2, 4), weights, weights)
-assert output.shape == (5, 2, 8), f"expected output (T, B, 2H) = (5, 2, 8); got {tuple(output.shape)}"
+output, h_n = bidirectional_rnn_forward(
+    torch.zeros(5, 2, 3), torch.zeros(2, 2, 4), weights, weights
+)
+assert output.shape == (5, 2, 8), (
+    f"expected output (T, B, 2H) = (5, 2, 8); got {tuple(output.shape)}"
+)
 assert h_n.shape == (2, 2, 4), f"expected h_n (2, B, H) = (2, 2, 4); got {tuple(h_n.shape)}"
 
 # Running sums again, one unit per direction: inputs 1, 2, 3.
@@ -167,9 +186,15 @@ assert h_n.shape == (2, 2, 4), f"expected h_n (2, B, H) = (2, 2, 4); got {tuple(
 x = torch.tensor([1.0, 2.0, 3.0]).reshape(3, 1, 1)
 ones = (torch.ones(1, 1), torch.ones(1, 1), None, None)
 output, h_n = bidirectional_rnn_forward(x, torch.zeros(2, 1, 1), ones, ones, nonlinearity="relu")
-assert output[:, 0, 0].tolist() == [1.0, 3.0, 6.0], f"forward half: expected [1, 3, 6]; got {output[:, 0, 0].tolist()}"
-assert output[:, 0, 1].tolist() == [6.0, 5.0, 3.0], f"reverse half, in time order: expected [6, 5, 3]; got {output[:, 0, 1].tolist()}"
-assert h_n.flatten().tolist() == [6.0, 6.0], f"h_n: expected [6, 6] (each direction's last state); got {h_n.flatten().tolist()}"
+assert output[:, 0, 0].tolist() == [1.0, 3.0, 6.0], (
+    f"forward half: expected [1, 3, 6]; got {output[:, 0, 0].tolist()}"
+)
+assert output[:, 0, 1].tolist() == [6.0, 5.0, 3.0], (
+    f"reverse half, in time order: expected [6, 5, 3]; got {output[:, 0, 1].tolist()}"
+)
+assert h_n.flatten().tolist() == [6.0, 6.0], (
+    f"h_n: expected [6, 6] (each direction's last state); got {h_n.flatten().tolist()}"
+)
 print("bidirectional_rnn_forward: visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "bidirectional_rnn_forward_hidden", "locked": true, "points": 3, "schema_version": 3, "solution": false}
@@ -191,6 +216,7 @@ check_function("bidirectional_rnn_forward", bidirectional_rnn_forward)
 # `weight_ih` is `(H, I)`, `weight_yh` is `(H, O)`, `bias_h` is `(H,)`, `weight_hy` is `(O, H)`,
 # `bias_y` is `(O,)`. Return `(h, y)`.
 
+
 # %% nbgrader={"grade": false, "grade_id": "jordan_step", "locked": false, "schema_version": 3, "solution": true}
 def jordan_step(x, y_prev, weight_ih, weight_yh, bias_h, weight_hy, bias_y, nonlinearity="tanh"):
     """One Jordan step: x (B, I), y_prev (B, O) -> h (B, H), y (B, O)."""
@@ -203,13 +229,29 @@ def jordan_step(x, y_prev, weight_ih, weight_yh, bias_h, weight_hy, bias_y, nonl
 
 
 # %% nbgrader={"grade": false, "grade_id": "jordan_step_visible", "locked": true, "schema_version": 3, "solution": false}
-h, y = jordan_step(torch.zeros(2, 3), torch.zeros(2, 1), torch.zeros(4, 3), torch.zeros(4, 1), torch.zeros(4), torch.zeros(1, 4), torch.zeros(1))
-assert h.shape == (2, 4) and y.shape == (2, 1), f"expected h (2, 4) and y (2, 1); got {tuple(h.shape)} and {tuple(y.shape)}"
+h, y = jordan_step(
+    torch.zeros(2, 3),
+    torch.zeros(2, 1),
+    torch.zeros(4, 3),
+    torch.zeros(4, 1),
+    torch.zeros(4),
+    torch.zeros(1, 4),
+    torch.zeros(1),
+)
+assert h.shape == (2, 4) and y.shape == (2, 1), (
+    f"expected h (2, 4) and y (2, 1); got {tuple(h.shape)} and {tuple(y.shape)}"
+)
 
 # One unit: x = 0, y_prev = 1, W_yh = 0.5 -> h = tanh(0.5); then y = 2·h + 0.25.
-h, y = jordan_step(one(0.0), one(1.0), one(1.0), one(0.5), torch.zeros(1), one(2.0), torch.tensor([0.25]))
-assert abs(h.item() - math.tanh(0.5)) < 1e-12, f"h: expected tanh(0.5) = {math.tanh(0.5):.6f}; got {h.item():.6f}"
-assert abs(y.item() - (2 * math.tanh(0.5) + 0.25)) < 1e-12, f"y: expected 2·tanh(0.5) + 0.25; got {y.item():.6f}"
+h, y = jordan_step(
+    one(0.0), one(1.0), one(1.0), one(0.5), torch.zeros(1), one(2.0), torch.tensor([0.25])
+)
+assert abs(h.item() - math.tanh(0.5)) < 1e-12, (
+    f"h: expected tanh(0.5) = {math.tanh(0.5):.6f}; got {h.item():.6f}"
+)
+assert abs(y.item() - (2 * math.tanh(0.5) + 0.25)) < 1e-12, (
+    f"y: expected 2·tanh(0.5) + 0.25; got {y.item():.6f}"
+)
 print("jordan_step: visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "jordan_step_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
