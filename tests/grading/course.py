@@ -1,0 +1,83 @@
+"""Helpers that build a throwaway nbgrader course around an assignment of the repository."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+def source_notebook(name: str) -> Path:
+    return ROOT / "solutions" / name / f"{name}.ipynb"
+
+
+def correct_answers(name: str) -> dict[str, str]:
+    """The source's answer cells, markers removed: what a perfect student writes."""
+    nb = nbformat.read(source_notebook(name), as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: SOLUTION_MARKERS.sub("", c.source)
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def filled(release: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """The released notebook with the given answer cells filled in."""
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return nb
+
+
+def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        *args,
+        f"--CourseDirectory.root={root}",
+        "--CourseDirectory.source_directory=solutions",
+        "--CourseDirectory.release_directory=exercises",
+    ]
+    # nbgrader runs `alembic` by name: the environment's bin folder must be on PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path}
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-4000:]}"
+    return done
+
+
+def make_course(tmp: Path, name: str) -> Path:
+    """A course folder with the assignment released (and in its gradebook); returns the release."""
+    shutil.copytree(ROOT / "solutions" / name, tmp / "solutions" / name)
+    nbgrader(tmp, "generate_assignment", name, "--force")
+    return tmp / "exercises" / name / f"{name}.ipynb"
+
+
+def submit(root: Path, name: str, student: str, nb: nbformat.NotebookNode) -> Path:
+    path = root / "submitted" / student / name / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def nbgrader_scores(root: Path, name: str) -> dict[str, dict[str, float]]:
+    """student -> {grade cell id -> score} from nbgrader's gradebook."""
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for submission in gradebook.assignment_submissions(name):
+            notebook = gradebook.find_submission_notebook(name, name, submission.student_id)
+            scores[submission.student_id] = {g.name: g.score for g in notebook.grades}
+    return scores

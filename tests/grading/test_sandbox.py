@@ -1,0 +1,100 @@
+"""The evaluation process survives whatever a submission does, and reports why."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coursekit.grading.sandbox import Call, run_sandbox
+
+IDENTITY = "import torch\ndef f(x):\n    return x * 1.0\n"
+
+
+def _call(function: str = "f") -> Call:
+    return Call("c0", function, [{"t": "a0"}], {}, {"a0": np.arange(3.0)}, [np.ones(3)])
+
+
+def test_evaluates_outputs_and_vector_jacobian_products():
+    result = run_sandbox(["import torch\ndef f(x):\n    return x**2\n"], [_call()])
+    assert result.status == "ok"
+    np.testing.assert_array_equal(result.outputs["c0"]["o0"], np.arange(3.0) ** 2)
+    np.testing.assert_array_equal(result.outputs["c0"]["g0"], 2 * np.arange(3.0))  # d(x²)/dx · 1
+
+
+def test_a_failing_cell_does_not_stop_later_cells():
+    result = run_sandbox(["raise RuntimeError('boom')", IDENTITY], [_call()])
+    assert "RuntimeError: boom" in result.cell_errors[0]
+    assert "c0" in result.outputs
+
+
+def test_an_infinite_loop_in_a_cell_times_out_and_the_rest_still_runs():
+    result = run_sandbox(["while True:\n    pass", IDENTITY], [_call()], cell_timeout=1)
+    assert "TimeoutError" in result.cell_errors[0]
+    assert "c0" in result.outputs
+
+
+def test_an_infinite_loop_that_swallows_the_alarm_hits_the_wall_clock_limit():
+    loop = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
+    result = run_sandbox([loop], [_call()], cell_timeout=1, total_timeout=5)
+    assert result.status.startswith("timeout")
+    assert "not evaluated" in result.errors["c0"]
+
+
+@pytest.mark.parametrize(
+    "crash, reason",
+    [
+        ("import os\nos._exit(3)", "exited with code 3"),
+        ("import ctypes\nctypes.string_at(0)", "SIGSEGV"),
+    ],
+)
+def test_a_crash_is_reported_not_raised(crash, reason):
+    result = run_sandbox([IDENTITY, crash], [_call()])
+    assert result.status.startswith("crashed") and reason in result.status
+    assert "c0" in result.errors
+
+
+def test_a_memory_bomb_fails_within_the_memory_limit():
+    result = run_sandbox(["x = bytearray(50 * 2**30)", IDENTITY], [_call()], memory_bytes=3 << 30)
+    assert "MemoryError" in result.cell_errors[0]
+    assert "c0" in result.outputs
+
+
+def test_a_flood_of_printing_is_truncated():
+    flood = "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)"
+    result = run_sandbox([flood, IDENTITY], [_call()])
+    assert result.status == "ok" and len(result.printed) <= 4000
+    assert "c0" in result.outputs
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "import coursekit",
+        "from coursekit.rnn import rnn_cell_step",
+        "__import__('course' + 'kit')",
+        "import importlib\nimportlib.import_module('coursekit.rnn')",
+        "import subprocess\nsubprocess.run(['python3', '-c', 'import coursekit'])",
+        "import os\nos.system('true')",
+    ],
+)
+def test_the_reference_and_escape_routes_are_blocked(cell):
+    result = run_sandbox([cell], [])
+    assert 0 in result.cell_errors, f"{cell!r} was allowed"
+    assert "not allowed" in result.cell_errors[0]
+
+
+def test_reading_coursekit_source_files_is_blocked():
+    from coursekit.grading.sandbox import PACKAGE_DIR
+
+    result = run_sandbox([f"open({str(PACKAGE_DIR / 'rnn.py')!r}).read()"], [])
+    assert "not allowed" in result.cell_errors[0]
+
+
+def test_a_missing_function_is_a_clear_error():
+    result = run_sandbox([IDENTITY], [_call("g")])
+    assert result.errors["c0"] == "NameError: g is not defined"
+
+
+def test_non_tensor_output_is_a_clear_error():
+    result = run_sandbox(["def f(x):\n    return [1, 2, 3]"], [_call()])
+    assert "not a torch.Tensor" in result.errors["c0"]
