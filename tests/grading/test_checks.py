@@ -9,15 +9,22 @@ import torch
 from coursekit.grading.checks import ReferenceUsed, check_function, compare_arrays, find_forbidden
 from coursekit.grading.specs import SPECS, spec_for
 from tests.grading.course import correct_answers
-from tests.grading.variants import WRONG_VARIANTS
+from tests.grading.variants import ASSIGNMENTS
 
-ANSWERS = correct_answers("02_recurrent_networks")
+ANSWERS = {name: correct_answers(name) for name in ASSIGNMENTS}
+RNN = "02_recurrent_networks"
+WRONG = [
+    (name, grade_id, label)
+    for name, module in sorted(ASSIGNMENTS.items())
+    for grade_id, variants in module.WRONG_VARIANTS.items()
+    for label in variants
+]
 
 
-def _namespace(**replaced: str) -> dict:
-    """Execute the assignment's answers (some replaced) the way a notebook would."""
+def _namespace(assignment: str, **replaced: str) -> dict:
+    """Execute an assignment's answers (some replaced) the way a notebook would."""
     namespace = {"torch": torch}
-    for grade_id, source in {**ANSWERS, **replaced}.items():
+    for grade_id, source in {**ANSWERS[assignment], **replaced}.items():
         exec(compile(source, f"<{grade_id}>", "exec"), namespace)
     return namespace
 
@@ -40,24 +47,29 @@ def test_compare_arrays_accepts_rounding_differences():
     assert compare_arrays("x", a * (1 + 1e-12), a, rtol=1e-7, atol=1e-9) is None
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
-def test_the_assignment_solution_passes_every_case(name):
-    check_function(name, _namespace()[name], seed=1)
-
-
 @pytest.mark.parametrize(
-    "grade_id, label",
-    [(g, label) for g, variants in WRONG_VARIANTS.items() for label in variants],
+    "assignment, name", [(a, n) for a in sorted(ASSIGNMENTS) for n in ASSIGNMENTS[a].WRONG_VARIANTS]
 )
+def test_the_assignment_solution_passes_every_case(assignment, name):
+    check_function(name, _namespace(assignment)[name], seed=1)
+
+
+def test_every_spec_belongs_to_an_assignment():
+    assert set(SPECS) == {n for a in ASSIGNMENTS.values() for n in a.WRONG_VARIANTS}
+
+
+@pytest.mark.parametrize("assignment, grade_id, label", WRONG)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_every_wrong_variant_fails_its_check(grade_id, label, seed):
-    wrong = _namespace(**{grade_id: WRONG_VARIANTS[grade_id][label]})[grade_id]
+def test_every_wrong_variant_fails_its_check(assignment, grade_id, label, seed):
+    source = ASSIGNMENTS[assignment].WRONG_VARIANTS[grade_id][label]
+    wrong = _namespace(assignment, **{grade_id: source})[grade_id]
     with pytest.raises(AssertionError):
         check_function(grade_id, wrong, seed=seed)
 
 
 def test_a_wrong_gradient_is_named():
-    wrong = _namespace(rnn_cell_step=WRONG_VARIANTS["rnn_cell_step"]["gradient cut from h_prev"])
+    variant = ASSIGNMENTS[RNN].WRONG_VARIANTS["rnn_cell_step"]["gradient cut from h_prev"]
+    wrong = _namespace(RNN, rnn_cell_step=variant)
     with pytest.raises(AssertionError, match="gradient"):
         check_function("rnn_cell_step", wrong["rnn_cell_step"], seed=0)
 
@@ -97,7 +109,7 @@ def test_find_forbidden_names_the_reference(source, found):
 
 
 def test_find_forbidden_allows_tensor_code():
-    assert find_forbidden(ANSWERS["rnn_cell_step"], spec_for("rnn_cell_step")) == []
+    assert find_forbidden(ANSWERS[RNN]["rnn_cell_step"], spec_for("rnn_cell_step")) == []
 
 
 def test_unknown_function_is_a_clear_error():

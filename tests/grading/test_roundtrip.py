@@ -1,4 +1,4 @@
-"""Assignment 2 through the real nbgrader, and through the verdict outside the kernel.
+"""Every assignment through the real nbgrader, and through the verdict outside the kernel.
 
 One course is built once (nbgrader generate_assignment), every submission below is written as
 a real .ipynb under submitted/, graded once by `nbgrader autograde`, and once by
@@ -17,10 +17,10 @@ import re
 import pytest
 
 from coursekit.grading.checks import graded_cells, judge_notebook, read_notebook
+from coursekit.grading.release import assignments
 from tests.grading import course
-from tests.grading.variants import CHEATS, WRONG_VARIANTS
+from tests.grading.variants import ASSIGNMENTS
 
-NAME = "02_recurrent_networks"
 pytestmark = pytest.mark.slow
 
 
@@ -28,19 +28,26 @@ def _student_id(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
+@pytest.fixture(scope="module", params=sorted(ASSIGNMENTS))
+def assignment(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(assignment, tmp_path_factory):
+    NAME = assignment
+    variants_module = ASSIGNMENTS[NAME]
     root = tmp_path_factory.mktemp("course")
     release = course.make_course(root, NAME)
     answers = course.correct_answers(NAME)
     submissions = {"blank": course.filled(release, {}), "source": course.filled(release, answers)}
     expected_loss = {}
-    for grade_id, variants in WRONG_VARIANTS.items():
+    for grade_id, variants in variants_module.WRONG_VARIANTS.items():
         for label, source in variants.items():
             student = _student_id(f"wrong-{grade_id}-{label}")
             submissions[student] = course.filled(release, {**answers, grade_id: source})
             expected_loss[student] = grade_id
-    for label, (grade_id, source) in CHEATS.items():
+    for label, (grade_id, source) in variants_module.CHEATS.items():
         student = _student_id(f"cheat-{label}")
         submissions[student] = course.filled(release, {**answers, grade_id: source})
         expected_loss[student] = grade_id
@@ -49,44 +56,45 @@ def graded(tmp_path_factory):
     course.nbgrader(root, "autograde", NAME, "--force")
     nbgrader_scores = course.nbgrader_scores(root, NAME)
     verdicts = {s: judge_notebook(p, course.source_notebook(NAME)) for s, p in paths.items()}
-    return nbgrader_scores, verdicts, expected_loss
+    return nbgrader_scores, verdicts, expected_loss, _max_points(NAME)
 
 
 def _verdict_scores(verdict) -> dict[str, float]:
     return {c.grade_id: c.points for c in verdict.cells}
 
 
-def _max_points() -> dict[str, float]:
-    cells = graded_cells(read_notebook(course.source_notebook(NAME)))
+def _max_points(name: str) -> dict[str, float]:
+    cells = graded_cells(read_notebook(course.source_notebook(name)))
     return {grade_id: points for grade_id, points, _ in cells}
 
 
-def test_every_graded_function_has_at_least_three_wrong_variants():
-    graded_functions = {
-        n
-        for _, _, names in graded_cells(read_notebook(course.source_notebook(NAME)))
-        for n in names
-    }
-    assert set(WRONG_VARIANTS) == graded_functions
-    assert all(len(v) >= 3 for v in WRONG_VARIANTS.values())
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_every_graded_function_has_at_least_three_wrong_variants(name):
+    cells = graded_cells(read_notebook(course.source_notebook(name)))
+    wrong = ASSIGNMENTS[name].WRONG_VARIANTS
+    assert set(wrong) == {n for _, _, names in cells for n in names}
+    assert all(len(v) >= 3 for v in wrong.values())
+
+
+def test_every_assignment_has_its_variants():
+    assert set(ASSIGNMENTS) == set(assignments(course.ROOT))
 
 
 def test_blank_release_scores_zero(graded):
-    nbgrader_scores, verdicts, _ = graded
+    nbgrader_scores, verdicts, _, full = graded
     assert sum(nbgrader_scores["blank"].values()) == 0
     assert verdicts["blank"].points == 0
 
 
 def test_source_scores_full_marks(graded):
-    nbgrader_scores, verdicts, _ = graded
-    full = _max_points()
+    nbgrader_scores, verdicts, _, full = graded
     assert nbgrader_scores["source"] == full
     assert _verdict_scores(verdicts["source"]) == full
     assert verdicts["source"].status == "graded"
 
 
 def test_each_wrong_variant_loses_its_function_points(graded):
-    nbgrader_scores, verdicts, expected_loss = graded
+    nbgrader_scores, verdicts, expected_loss, full = graded
     for student, grade_id in expected_loss.items():
         if not student.startswith("wrong-"):
             continue
@@ -98,7 +106,7 @@ def test_each_wrong_variant_loses_its_function_points(graded):
 
 
 def test_verdict_equals_nbgrader_on_honest_submissions(graded):
-    nbgrader_scores, verdicts, _ = graded
+    nbgrader_scores, verdicts, _, full = graded
     for student, verdict in verdicts.items():
         if student.startswith("cheat-"):
             continue
@@ -106,27 +114,27 @@ def test_verdict_equals_nbgrader_on_honest_submissions(graded):
 
 
 def test_every_cheat_loses_its_function_points_in_the_verdict(graded):
-    _, verdicts, expected_loss = graded
+    _, verdicts, expected_loss, full = graded
     for student, grade_id in expected_loss.items():
         if student.startswith("cheat-"):
             verdict = verdicts[student]
             assert _verdict_scores(verdict)[f"{grade_id}_hidden"] == 0, (student, verdict.cells)
-            assert verdict.points < sum(_max_points().values())
+            assert verdict.points < sum(full.values())
 
 
-def test_in_kernel_checks_alone_are_fooled_by_a_patched_checker(graded):
+def test_in_kernel_checks_alone_are_fooled_by_a_patched_checker(graded, assignment):
     """Why the verdict lives outside the kernel: plain nbgrader gives these wrong answers marks."""
-    nbgrader_scores, _, _ = graded
-    fooled = _student_id("cheat-wrong answer that disables the checker")
-    blanked = _student_id("cheat-wrong answer that blanks the hidden test cells in IPython")
-    assert nbgrader_scores[fooled]["rnn_cell_step_hidden"] == 2
-    assert nbgrader_scores[blanked]["rnn_cell_step_hidden"] == 2
+    nbgrader_scores, _, _, full = graded
+    for label in ASSIGNMENTS[assignment].FOOLS_NBGRADER:
+        grade_id, _ = ASSIGNMENTS[assignment].CHEATS[label]
+        hidden = f"{grade_id}_hidden"
+        assert nbgrader_scores[_student_id(f"cheat-{label}")][hidden] == full[hidden], label
 
 
-def test_reference_use_is_named_in_the_verdict(graded):
-    _, verdicts, _ = graded
-    verdict = verdicts[_student_id("cheat-calls the coursekit reference")]
-    reason = next(
-        c.functions["rnn_cell_step"] for c in verdict.cells if "rnn_cell_step" in c.functions
-    )
+def test_reference_use_is_named_in_the_verdict(graded, assignment):
+    _, verdicts, _, _ = graded
+    label = ASSIGNMENTS[assignment].CALLS_REFERENCE
+    grade_id, _ = ASSIGNMENTS[assignment].CHEATS[label]
+    verdict = verdicts[_student_id(f"cheat-{label}")]
+    reason = next(c.functions[grade_id] for c in verdict.cells if grade_id in c.functions)
     assert "coursekit" in reason

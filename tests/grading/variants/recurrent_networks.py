@@ -204,3 +204,10 @@ def rnn_cell_step(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None, n
 """,
     ),
 }
+
+# Cheats that plain nbgrader (in-kernel checks) is shown to reward, and the plain reference call.
+FOOLS_NBGRADER = (
+    "wrong answer that disables the checker",
+    "wrong answer that blanks the hidden test cells in IPython",
+)
+CALLS_REFERENCE = "calls the coursekit reference"

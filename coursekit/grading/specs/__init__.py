@@ -1,0 +1,97 @@
+"""What each graded function is checked on: its reference and its random test cases.
+
+A graded function in an assignment has the name and signature of a coursekit function; its
+spec names that reference, builds random float64 cases (with the edge cases the design asks
+for: length 1, batch 1, no bias, every option) from a seeded generator, and lists the names
+whose use in an answer means the student called an implementation instead of writing one.
+
+One module per assignment (``rnn.py`` for chapter 2); adding an assignment = adding its module
+to ``_ASSIGNMENT_MODULES`` below (see CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["Case", "FunctionSpec", "SpecBuilder", "SPECS", "lit", "spec_for"]
+
+
+@dataclass
+class Case:
+    """One call: ``args``/``kwargs`` are argument structures (see ``evaluate.py``) over ``arrays``."""
+
+    label: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    reference: str  # "module:function"
+    make_cases: Callable[[torch.Generator], list[Case]]
+    forbidden_attributes: tuple[str, ...] = ()
+    rtol: float = 1e-7
+    atol: float = 1e-9
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def reference_function(self) -> Callable:
+        module, _, attr = self.reference.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+class SpecBuilder:
+    """Collects named random arrays while a case's argument structure is written."""
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def tensor(self, *shape: int, scale: float = 1.0) -> dict:
+        name = f"a{len(self.arrays)}"
+        values = torch.rand(shape, generator=self.generator, dtype=torch.float64) * 2 - 1
+        self.arrays[name] = (values * scale).numpy()
+        return {"t": name}
+
+    def weights(self, hidden: int, inputs: int, bias: bool = True) -> dict:
+        """(weight_ih, weight_hh, bias_ih, bias_hh) as one tuple argument."""
+        return {"seq": self.rnn_params(hidden, inputs, bias)}
+
+    def rnn_params(self, hidden: int, inputs: int, bias: bool = True) -> list[dict]:
+        scale = 1.0 / hidden**0.5
+        return [
+            self.tensor(hidden, inputs, scale=scale),
+            self.tensor(hidden, hidden, scale=scale),
+            self.tensor(hidden, scale=scale) if bias else {"lit": None},
+            self.tensor(hidden, scale=scale) if bias else {"lit": None},
+        ]
+
+    def case(self, label: str, args: list, **kwargs) -> Case:
+        return Case(label, args, kwargs, self.arrays)
+
+
+def lit(value: Any) -> dict:
+    return {"lit": value}
+
+
+_ASSIGNMENT_MODULES = ("coursekit.grading.specs.rnn",)
+
+SPECS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for module in _ASSIGNMENT_MODULES
+    for spec in importlib.import_module(module).FUNCTION_SPECS
+}
+
+
+def spec_for(name: str) -> FunctionSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ValueError(f"no grading spec for {name!r}; known: {sorted(SPECS)}") from None
