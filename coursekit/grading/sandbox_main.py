@@ -46,8 +46,33 @@ class CellTimeout(BaseException):
     """Raised by the alarm when one cell or one call runs past its limit."""
 
 
-def install_guard(blocked_dir: str, forbidden_modules: list[str]) -> None:
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+PATH_EVENTS = (
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "os.truncate",
+    "os.chmod",
+    "os.chown",
+    "os.link",
+    "os.symlink",
+    "os.mkdir",
+    "os.utime",
+    "shutil.rmtree",
+    "shutil.move",
+)
+
+
+def install_guard(blocked_dir: str, workdir: str, forbidden_modules: list[str]) -> None:
+    """Refuse coursekit, new processes, sockets, and any write outside the working folder."""
     blocked = os.path.realpath(blocked_dir) + os.sep
+    writable = (os.path.realpath(workdir) + os.sep, "/dev/null")
+
+    def inside_workdir(path) -> bool:
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return True  # a file descriptor: opened earlier, under these same rules
+        real = os.path.realpath(os.fsdecode(path))
+        return real == "/dev/null" or real.startswith(writable[0])
 
     def guard(event, args):
         if event == "import":
@@ -55,11 +80,19 @@ def install_guard(blocked_dir: str, forbidden_modules: list[str]) -> None:
             if any(name == m or name.startswith(m + ".") for m in forbidden_modules):
                 raise ImportError(f"importing {name} is not allowed in graded code")
         elif event == "open":
-            path = args[0]
+            path, mode, flags = args
             if isinstance(path, (str, bytes, os.PathLike)):
                 real = os.path.realpath(os.fsdecode(path))
                 if real.startswith(blocked):
                     raise PermissionError(f"reading {real} is not allowed in graded code")
+            writing = any(c in (mode or "") for c in "wax+") or bool((flags or 0) & WRITE_FLAGS)
+            if writing and not inside_workdir(path):
+                raise PermissionError(f"writing {path} is not allowed in graded code")
+        elif event in PATH_EVENTS:
+            if not all(
+                inside_workdir(a) for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))
+            ):
+                raise PermissionError(f"{event} outside the working folder is not allowed")
         elif event in BLOCKED_EVENTS:
             raise PermissionError(f"{event} is not allowed in graded code")
 
@@ -87,7 +120,7 @@ def main(workdir: str) -> None:
     results_path = work / "results.json"
     torch.set_num_threads(1)
     signal.signal(signal.SIGALRM, on_alarm)
-    install_guard(request["blocked_dir"], request["forbidden_modules"])
+    install_guard(request["blocked_dir"], workdir, request["forbidden_modules"])
 
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     cell_errors = {}

@@ -98,3 +98,27 @@ def test_a_missing_function_is_a_clear_error():
 def test_non_tensor_output_is_a_clear_error():
     result = run_sandbox(["def f(x):\n    return [1, 2, 3]"], [_call()])
     assert "not a torch.Tensor" in result.errors["c0"]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "open({path!r}, 'w').write('0 points')",
+        "import os\nos.remove({path!r})",
+        "import os\nos.rename({path!r}, {path!r} + '.moved')",
+        "import shutil\nshutil.rmtree({folder!r})",
+    ],
+)
+def test_writing_outside_the_working_folder_is_blocked(cell, tmp_path):
+    victim = tmp_path / "gradebook.db"
+    victim.write_text("precious")
+    result = run_sandbox([cell.format(path=str(victim), folder=str(tmp_path))], [])
+    assert "not allowed" in result.cell_errors[0]
+    assert victim.read_text() == "precious"
+
+
+def test_writing_inside_the_working_folder_is_allowed():
+    result = run_sandbox(
+        ["open('scratch.txt', 'w').write('ok')\nassert open('scratch.txt').read() == 'ok'"], []
+    )
+    assert result.cell_errors == {}
