@@ -10,6 +10,4 @@ c.CourseDirectory.course_id = "sequence-models"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 # Release notebooks without stored outputs, so no solution output leaks.
 c.ClearOutput.enabled = True
-# Each solution cell in the release says what to do, not what the answer is.
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.Execute.timeout = 120

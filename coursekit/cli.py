@@ -1,9 +1,10 @@
-"""The ``coursekit`` command line: ``coursekit release`` and ``coursekit check``."""
+"""The ``coursekit`` command line: ``release``, ``check``, ``grade`` and ``feedback``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +58,40 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from coursekit.grading.autograde import grade_class
+
+    results = grade_class(
+        args.assignment,
+        Path(args.submissions),
+        Path(args.output),
+        course=Path(args.course_dir),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        seed=args.seed,
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        memory_bytes=int(args.memory_gb * 2**30),
+    )
+    clean = sum(r["status"] == "graded" for r in results)
+    print(
+        f"{len(results)} submissions: {clean} graded cleanly, {len(results) - clean} with a "
+        f"status to read; see {Path(args.output) / 'grades.csv'} and gradebook.db"
+    )
+    return 0
+
+
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    from coursekit.grading.feedback import write_feedback
+
+    pages = write_feedback(args.assignment, Path(args.output), Path(args.course_dir))
+    print(
+        f"wrote {len(pages)} feedback pages under {Path(args.output) / 'feedback' / args.assignment}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="coursekit", description="Tools for the Sequence Models course."
@@ -78,6 +113,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="seed for the random cases (default: fresh)")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.set_defaults(run=_cmd_check)
+
+    p = commands.add_parser("grade", help="grade a whole class in parallel, outside the kernels")
+    p.add_argument("assignment", help="assignment name, e.g. 02_recurrent_networks")
+    p.add_argument(
+        "submissions", help="nbgrader's submitted/ tree, a folder of notebooks, or a zip"
+    )
+    p.add_argument("--output", default=".", help="where grades.csv, gradebook.db and results/ go")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local parallel workers"
+    )
+    p.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead")
+    p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    p.add_argument("--seed", type=int, help="seed for the random cases (default: one per class)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
+    p.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell and per call")
+    p.add_argument("--memory-gb", type=float, default=6, help="memory limit per notebook")
+    p.set_defaults(run=_cmd_grade)
+
+    p = commands.add_parser("feedback", help="per-student HTML feedback from a grading run")
+    p.add_argument("assignment")
+    p.add_argument("--output", default=".", help="the --output folder of `coursekit grade`")
+    p.set_defaults(run=_cmd_feedback)
 
     args = parser.parse_args(argv)
     return args.run(args)

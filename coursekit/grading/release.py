@@ -10,13 +10,14 @@ go stale silently.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["assignments", "generate", "release", "stale_files"]
+__all__ = ["assignments", "generate", "release", "run_nbgrader", "stale_files"]
 
 
 def assignments(course: Path) -> list[str]:
@@ -25,31 +26,45 @@ def assignments(course: Path) -> list[str]:
     return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
+def ensure_tools_on_path() -> None:
+    """nbgrader runs ``alembic`` by name: put this environment's bin folder first on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def run_nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run an nbgrader command on the course at ``root`` (our folder names); raise if it fails."""
+    ensure_tools_on_path()
+    command = [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        *args,
+        f"--CourseDirectory.root={root}",
+        "--CourseDirectory.source_directory=solutions",
+        "--CourseDirectory.release_directory=exercises",
+    ]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done
+
+
 def generate(course: Path, name: str, release_dir: Path) -> None:
     """Run ``nbgrader generate_assignment`` for ``name`` from ``course`` into ``release_dir``."""
     with tempfile.TemporaryDirectory(prefix="coursekit-release-") as tmp:
         # A private course root keeps nbgrader's gradebook and logs out of the repository.
         root = Path(tmp)
         shutil.copytree(course / "solutions" / name, root / "solutions" / name)
-        command = [
-            sys.executable,
-            "-m",
-            "nbgrader",
+        run_nbgrader(
+            root,
             "generate_assignment",
             name,
             "--force",
             "--no-db",
-            f"--CourseDirectory.root={root}",
-            "--CourseDirectory.source_directory=solutions",
-            "--CourseDirectory.release_directory=exercises",
             "--ClearOutput.enabled=True",
-            '--ClearSolutions.code_stub={"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}',
-        ]
-        done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"nbgrader generate_assignment {name} failed:\n{done.stderr[-3000:]}"
-            )
+        )
         if release_dir.exists():
             shutil.rmtree(release_dir)
         shutil.copytree(root / "exercises" / name, release_dir)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
+
+from coursekit.grading.release import run_nbgrader
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
@@ -40,21 +40,7 @@ def filled(release: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
 
 
 def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "nbgrader",
-        *args,
-        f"--CourseDirectory.root={root}",
-        "--CourseDirectory.source_directory=solutions",
-        "--CourseDirectory.release_directory=exercises",
-    ]
-    # nbgrader runs `alembic` by name: the environment's bin folder must be on PATH.
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "PATH": path}
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
-    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-4000:]}"
-    return done
+    return run_nbgrader(root, *args)
 
 
 def make_course(tmp: Path, name: str) -> Path:

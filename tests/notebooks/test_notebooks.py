@@ -68,3 +68,12 @@ def test_exercise_with_solutions_filled_in_passes_nbval(name, tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_every_answer_cell_of_the_release_is_a_stub(name):
+    nb = nbformat.read(ROOT / "exercises" / name / f"{name}.ipynb", as_version=4)
+    answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert answers
+    for cell in answers:
+        assert "# YOUR CODE HERE\n" in cell.source and "raise NotImplementedError()" in cell.source
