@@ -73,6 +73,7 @@ def run_sandbox(
     total_timeout: float = 600.0,
     memory_bytes: int = 6 << 30,
     forbidden_modules: tuple[str, ...] = ("coursekit",),
+    max_restarts: int = 3,
 ) -> SandboxResult:
     """Run ``cells`` in a fresh process, then evaluate ``calls``; never raises for student faults."""
     with tempfile.TemporaryDirectory(prefix="coursekit-sandbox-") as tmp:
@@ -100,46 +101,40 @@ def run_sandbox(
                     "cotangents": f"{call.id}_cot.npz",
                 }
             )
-        (work / "request.json").write_text(json.dumps(request))
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": tmp,
-            "LANG": "C.UTF-8",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-        log = work / "printed.txt"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", str(RUNNER), tmp],
-                cwd=tmp,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_limit_memory(memory_bytes),
-                start_new_session=True,
-            )
-            try:
-                proc.wait(timeout=total_timeout)
-                status = "ok" if proc.returncode == 0 else _exit_reason(proc.returncode)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                status = f"timeout: the evaluation ran past {total_timeout:.0f} s"
-        result = SandboxResult(status=status, printed=_tail(log))
+        # A cell or call that kills the process (os._exit, a segfault, an endless loop that
+        # swallows the alarm) is recorded and skipped, and the rest runs again, so the other
+        # questions are still graded.
+        request["skip_cells"], request["skip_calls"] = {}, {}
+        first_failure = None
+        for _ in range(max_restarts + 1):
+            (work / "request.json").write_text(json.dumps(request))
+            status = _run_once(work, total_timeout, memory_bytes)
+            if status == "ok":
+                break
+            first_failure = first_failure or status
+            progress = work / "progress.txt"
+            kind, _, key = (progress.read_text() if progress.exists() else "").partition(" ")
+            reason = f"{status} (while running this {kind})"
+            if kind == "cell" and key not in request["skip_cells"]:
+                request["skip_cells"][key] = reason
+            elif kind == "call" and key not in request["skip_calls"]:
+                request["skip_calls"][key] = reason
+            else:
+                break  # it died outside any cell or call: nothing left to skip
+        result = SandboxResult(status=first_failure or status, printed=_tail(work / "printed.txt"))
         results_file = work / "results.json"
         try:
             reported = json.loads(results_file.read_text()) if results_file.exists() else {}
         except ValueError:
             reported = {}
-        if status == "ok" and not reported:
-            result.status = "crashed: the evaluation process ended without reporting"
         if "MemoryError" in result.printed and result.status != "ok":
             result.status = "memory: the evaluation ran out of its memory limit"
-        result.cell_errors = {int(k): str(v) for k, v in reported.get("cell_errors", {}).items()}
+        cell_errors = {**request["skip_cells"], **reported.get("cell_errors", {})}
+        result.cell_errors = {int(k): str(v) for k, v in cell_errors.items()}
         for call in calls:
             outcome = reported.get("calls", {}).get(call.id)
+            if call.id in request["skip_calls"]:
+                outcome = {"error": request["skip_calls"][call.id]}
             if not isinstance(outcome, dict):
                 result.errors[call.id] = f"not evaluated ({result.status})"
             elif outcome.get("ok"):
@@ -151,6 +146,40 @@ def run_sandbox(
             else:
                 result.errors[call.id] = str(outcome.get("error", "unknown error"))[:2000]
         return result
+
+
+def _run_once(work: Path, total_timeout: float, memory_bytes: int) -> str:
+    """Run the evaluation process once in ``work``; returns "ok" or why it did not finish."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    (work / "results.json").unlink(missing_ok=True)
+    with open(work / "printed.txt", "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(RUNNER), str(work)],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_limit_memory(memory_bytes),
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=total_timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return f"timeout: the evaluation ran past {total_timeout:.0f} s"
+    if proc.returncode != 0:
+        return _exit_reason(proc.returncode)
+    if not (work / "results.json").exists():
+        return "crashed: the evaluation process ended without reporting"
+    return "ok"
 
 
 def _tail(path: Path) -> str:

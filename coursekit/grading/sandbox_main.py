@@ -122,9 +122,18 @@ def main(workdir: str) -> None:
     signal.signal(signal.SIGALRM, on_alarm)
     install_guard(request["blocked_dir"], workdir, request["forbidden_modules"])
 
+    progress = work / "progress.txt"
+
+    def mark(what: str) -> None:
+        """Say what runs now, so the grader can skip it if the process dies here."""
+        progress.write_text(what)
+
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    cell_errors = {}
+    cell_errors = dict(request["skip_cells"])
     for index, source in enumerate(request["cells"]):
+        if str(index) in cell_errors:
+            continue
+        mark(f"cell {index}")
         signal.setitimer(signal.ITIMER_REAL, request["cell_timeout"])
         try:
             exec(compile(source, f"<cell {index}>", "exec"), namespace)
@@ -133,8 +142,11 @@ def main(workdir: str) -> None:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
-    outcomes = {}
+    outcomes = {k: {"error": v} for k, v in request["skip_calls"].items()}
     for call in calls:
+        if call["id"] in outcomes:
+            continue
+        mark(f"call {call['id']}")
         fn = namespace.get(call["function"])
         if not callable(fn):
             outcomes[call["id"]] = {"error": f"NameError: {call['function']} is not defined"}
