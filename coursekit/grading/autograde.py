@@ -24,6 +24,7 @@ import secrets
 import shutil
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -146,7 +147,9 @@ def grade_submission(
     result["functions"] = {n: m for c in verdict.cells for n, m in c.functions.items()}
     result["notes"] += verdict.notes
     failures = [f"{n}: {m}" for n, m in result["functions"].items() if m != "ok"]
-    flagged = [f for f in failures if "may not be called" in f or "not allowed" in f]
+    flagged = [
+        f for f in failures + result["notes"] if "may not be called" in f or "not allowed" in f
+    ]
     if verdict.status != "graded":
         status = verdict.status.split(":")[0]
         reason = verdict.status
@@ -279,7 +282,9 @@ def write_gradebook(course: Path, assignment: str, db: Path, results: list[dict]
     if not known:
         _register_assignment(course, assignment, db_url)
     notebook = assignment
-    with Gradebook(db_url) as gradebook:
+    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+        # nbgrader's own SQLAlchemy usage warns about autoflush when creating submissions
+        warnings.simplefilter("ignore", category=Warning)
         for result in results:
             gradebook.update_or_create_student(result["student"])
             gradebook.update_or_create_submission(assignment, result["student"])

@@ -153,9 +153,6 @@ def find_forbidden(source: str, spec: FunctionSpec) -> list[str]:
             if module.split(".")[0] in FORBIDDEN_NAMES:
                 found.append(module)
             found += [a.name for a in node.names if a.name in spec.forbidden_attributes]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if "coursekit" in node.value:
-                found.append(repr(node.value))
     return sorted(set(found))
 
 
@@ -295,7 +292,8 @@ def build_program(
 ) -> tuple[list[str], dict[str, str], list[str]]:
     """The cells to run: the source's code cells with each answer cell taken from the submission.
 
-    Test cells are left out (the verdict comes from here, not from them); locked cells come
+    Test cells, hidden and visible (grade ids ending in ``_visible``), are left out: the
+    verdict comes from here, not from them. Locked cells come
     from the source, so editing or deleting them changes nothing. Returns the cells, the
     answer cells by grade id, and notes for the feedback.
     """
@@ -311,7 +309,7 @@ def build_program(
                 notes.append(f"answer cell {grade_id!r} is missing from the submission")
             used[grade_id] = answers.get(grade_id, "")
             cells.append(used[grade_id])
-        elif not meta.get("grade"):
+        elif not meta.get("grade") and not meta.get("grade_id", "").endswith("_visible"):
             cells.append(cell.source)
     return cells, used, notes
 

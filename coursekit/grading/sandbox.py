@@ -119,6 +119,12 @@ def run_sandbox(
                 request["skip_cells"][key] = reason
             elif kind == "call" and key not in request["skip_calls"]:
                 request["skip_calls"][key] = reason
+                function = next(c.function for c in calls if c.id == key)
+                for other in calls:  # its other cases would most likely crash too
+                    if other.function == function and other.id != key:
+                        request["skip_calls"].setdefault(
+                            other.id, "skipped: an earlier case crashed"
+                        )
             else:
                 break  # it died outside any cell or call: nothing left to skip
         result = SandboxResult(status=first_failure or status, printed=_tail(work / "printed.txt"))

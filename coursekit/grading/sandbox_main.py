@@ -143,8 +143,12 @@ def main(workdir: str) -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
     outcomes = {k: {"error": v} for k, v in request["skip_calls"].items()}
+    timed_out: set[str] = set()
     for call in calls:
         if call["id"] in outcomes:
+            continue
+        if call["function"] in timed_out:
+            outcomes[call["id"]] = {"error": "skipped: an earlier case ran past the time limit"}
             continue
         mark(f"call {call['id']}")
         fn = namespace.get(call["function"])
@@ -162,6 +166,8 @@ def main(workdir: str) -> None:
         except BaseException as exc:  # noqa: BLE001
             signal.setitimer(signal.ITIMER_REAL, 0)
             outcomes[call["id"]] = {"error": describe(exc)}
+            if isinstance(exc, CellTimeout):
+                timed_out.add(call["function"])
     results_path.write_text(json.dumps({"cell_errors": cell_errors, "calls": outcomes}))
     sys.stdout.flush()
     os._exit(0)  # skip interpreter shutdown, which student objects could hook
