@@ -57,12 +57,12 @@ def submit(root: Path, name: str, student: str, nb: nbformat.NotebookNode) -> Pa
     return path
 
 
-def nbgrader_scores(root: Path, name: str) -> dict[str, dict[str, float]]:
-    """student -> {grade cell id -> score} from nbgrader's gradebook."""
+def nbgrader_scores(db: Path, name: str) -> dict[str, dict[str, float]]:
+    """student -> {grade cell id -> score} from an nbgrader gradebook."""
     from nbgrader.api import Gradebook
 
     scores = {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{db}") as gradebook:
         for submission in gradebook.assignment_submissions(name):
             notebook = gradebook.find_submission_notebook(name, name, submission.student_id)
             scores[submission.student_id] = {g.name: g.score for g in notebook.grades}

@@ -2,12 +2,13 @@
 
 One course is built once (nbgrader generate_assignment), every submission below is written as
 a real .ipynb under submitted/, graded once by `nbgrader autograde`, and once by
-`coursekit.grading.checks.judge_notebook` (the verdict). The specification:
+`coursekit grade` (the verdict, made outside the kernels). The specification:
 
 * the blank release scores 0 and the source full marks, in both;
 * every known-wrong variant loses the points of its function, in both, and on honest
   submissions both give the same score to every cell;
-* every cheat loses its function's points in the verdict, whatever nbgrader made of it.
+* every cheat loses its function's points in the verdict, whatever nbgrader made of it;
+* the gradebook that `coursekit grade` writes holds exactly the verdict's scores.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import re
 
 import pytest
 
-from coursekit.grading.checks import graded_cells, judge_notebook, read_notebook
+from coursekit.grading.autograde import grade_class
+from coursekit.grading.checks import graded_cells, read_notebook
 from coursekit.grading.release import assignments
 from tests.grading import course
 from tests.grading.variants import ASSIGNMENTS
@@ -51,16 +53,23 @@ def graded(assignment, tmp_path_factory):
         student = _student_id(f"cheat-{label}")
         submissions[student] = course.filled(release, {**answers, grade_id: source})
         expected_loss[student] = grade_id
-    paths = {s: course.submit(root, NAME, s, nb) for s, nb in submissions.items()}
+    for student, nb in submissions.items():
+        course.submit(root, NAME, student, nb)
 
     course.nbgrader(root, "autograde", NAME, "--force")
-    nbgrader_scores = course.nbgrader_scores(root, NAME)
-    verdicts = {s: judge_notebook(p, course.source_notebook(NAME)) for s, p in paths.items()}
+    nbgrader_scores = course.nbgrader_scores(root / "gradebook.db", NAME)
+    # The verdict, through the instructor's command: `coursekit grade` on the same tree.
+    output = root / "coursekit-grade"
+    results = grade_class(NAME, root / "submitted", output, course=course.ROOT, progress=False)
+    verdicts = {r["student"]: r for r in results}
+    assert course.nbgrader_scores(output / "gradebook.db", NAME) == {
+        s: r["points"] for s, r in verdicts.items()
+    }, "the gradebook written by coursekit grade must hold the verdict's scores"
     return nbgrader_scores, verdicts, expected_loss, _max_points(NAME)
 
 
-def _verdict_scores(verdict) -> dict[str, float]:
-    return {c.grade_id: c.points for c in verdict.cells}
+def _verdict_scores(result) -> dict[str, float]:
+    return result["points"]
 
 
 def _max_points(name: str) -> dict[str, float]:
@@ -83,14 +92,14 @@ def test_every_assignment_has_its_variants():
 def test_blank_release_scores_zero(graded):
     nbgrader_scores, verdicts, _, full = graded
     assert sum(nbgrader_scores["blank"].values()) == 0
-    assert verdicts["blank"].points == 0
+    assert verdicts["blank"]["total"] == 0
 
 
 def test_source_scores_full_marks(graded):
     nbgrader_scores, verdicts, _, full = graded
     assert nbgrader_scores["source"] == full
     assert _verdict_scores(verdicts["source"]) == full
-    assert verdicts["source"].status == "graded"
+    assert verdicts["source"]["status"] == "graded"
 
 
 def test_each_wrong_variant_loses_its_function_points(graded):
@@ -118,8 +127,8 @@ def test_every_cheat_loses_its_function_points_in_the_verdict(graded):
     for student, grade_id in expected_loss.items():
         if student.startswith("cheat-"):
             verdict = verdicts[student]
-            assert _verdict_scores(verdict)[f"{grade_id}_hidden"] == 0, (student, verdict.cells)
-            assert verdict.points < sum(full.values())
+            assert _verdict_scores(verdict)[f"{grade_id}_hidden"] == 0, (student, verdict)
+            assert verdict["total"] < sum(full.values())
 
 
 def test_in_kernel_checks_alone_are_fooled_by_a_patched_checker(graded, assignment):
@@ -136,5 +145,4 @@ def test_reference_use_is_named_in_the_verdict(graded, assignment):
     label = ASSIGNMENTS[assignment].CALLS_REFERENCE
     grade_id, _ = ASSIGNMENTS[assignment].CHEATS[label]
     verdict = verdicts[_student_id(f"cheat-{label}")]
-    reason = next(c.functions[grade_id] for c in verdict.cells if grade_id in c.functions)
-    assert "coursekit" in reason
+    assert "coursekit" in verdict["functions"][grade_id]

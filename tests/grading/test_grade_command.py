@@ -1,0 +1,109 @@
+"""`coursekit grade` and `coursekit feedback` as an instructor runs them."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from coursekit.grading.autograde import grade_class
+from coursekit.grading.release import run_nbgrader
+from tests.grading.course import ROOT
+
+pytestmark = pytest.mark.slow
+NAME = "02_recurrent_networks"
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+
+
+def _notebook(case: str) -> Path:
+    return SUBMISSIONS / case / NAME / f"{NAME}.ipynb"
+
+
+def _coursekit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "coursekit.cli", "--course-dir", str(ROOT), *args]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _grades(path: Path) -> dict[str, dict]:
+    with open(path) as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def lms_run(tmp_path_factory):
+    """A zip of LMS downloads (one notebook per student, named by student), graded by the CLI."""
+    tmp = tmp_path_factory.mktemp("lms")
+    archive = tmp / "downloads.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(_notebook("correct"), f"alice_{NAME}.ipynb")
+        zf.write(_notebook("partially_correct"), "bob.ipynb")
+        zf.write(_notebook("invalid_json"), f"carol_{NAME}.ipynb")
+    _coursekit("grade", NAME, str(archive), "--workers", "2", "--output", "out", cwd=tmp)
+    _coursekit("feedback", NAME, "--output", "out", cwd=tmp)
+    return tmp / "out"
+
+
+def test_grade_reads_a_zip_of_lms_downloads(lms_run):
+    grades = _grades(lms_run / "grades.csv")
+    assert {s: float(r["total"]) for s, r in grades.items()} == {"alice": 10, "bob": 4, "carol": 0}
+    assert grades["carol"]["status"] == "invalid"
+
+
+def test_grade_writes_a_gradebook_that_nbgrader_exports(lms_run):
+    run_nbgrader(lms_run, "export", f"--db=sqlite:///{lms_run / 'gradebook.db'}", "--to=export.csv")
+    exported = _grades_by(lms_run / "export.csv", "student_id")
+    assert {s: float(r["score"]) for s, r in exported.items()} == {
+        "alice": 10,
+        "bob": 4,
+        "carol": 0,
+    }
+
+
+def _grades_by(path: Path, key: str) -> dict[str, dict]:
+    with open(path) as f:
+        return {row[key]: row for row in csv.DictReader(f)}
+
+
+def test_grade_draws_a_score_figure(lms_run):
+    assert (lms_run / f"{NAME}_scores.png").stat().st_size > 1000
+
+
+def test_feedback_shows_scores_and_reasons_but_no_hidden_tests(lms_run):
+    pages = {p.stem: p.read_text() for p in (lms_run / "feedback" / NAME).glob("*.html")}
+    assert set(pages) == {"alice", "bob", "carol"}
+    assert "10 / 10 points" in pages["alice"]
+    assert "4 / 10 points" in pages["bob"] and "rnn_forward" in pages["bob"]
+    for page in pages.values():
+        assert "check_function" not in page and "HIDDEN TESTS" not in page
+        assert "http://" not in page and "https://" not in page
+
+
+def test_grade_on_a_dask_cluster_gives_the_same_results(tmp_path):
+    from dask.distributed import LocalCluster
+
+    submitted = tmp_path / "submitted"
+    for case in ("correct", "blank", "partially_correct"):
+        shutil.copytree(SUBMISSIONS / case, submitted / case)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        results = grade_class(
+            NAME,
+            submitted,
+            tmp_path / "out",
+            course=ROOT,
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
+    assert {r["student"]: r["total"] for r in results} == {
+        "correct": 10,
+        "blank": 0,
+        "partially_correct": 4,
+    }
