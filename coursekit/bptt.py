@@ -31,11 +31,12 @@ and the transposed ("denominator") layout; Eq. (3.5) is the same matrix transpos
 layout ``torch.autograd.functional.jacobian`` returns. A matrix and its transpose have the same
 singular values, so the norms and the bound are the same. (ii) σ_max is the largest SINGULAR
 value of W_hh, its spectral norm ‖W_hh‖₂ (one set of notes says "largest eigenvalue"; that is
-imprecise). The bound needs the norm: W = [[0, 10], [0, 0]] has only the eigenvalue 0 but
-‖W‖₂ = 10 and ‖W‖ one step later is 10, not 0. The spectral radius decides only the eventual
-rate, ‖W^d‖^(1/d) -> max |eigenvalue|. (iii) γ bounds |f'|: 1 for tanh and relu, 1/4 for the
-sigmoid (:data:`DERIVATIVE_BOUND`). For a linear RNN (f' = 1) and W_hh = σ·(orthogonal), every
-product has norm exactly σ^(t-s): the bound is attained.
+imprecise). The bound needs the norm: W = [[0, 10], [0, 0]] has only the eigenvalue 0, yet a
+linear RNN with it multiplies a gradient by up to ‖W‖₂ = 10 in one step. The spectral radius
+decides only the eventual rate, ‖W^d‖^(1/d) -> max |eigenvalue| as d grows. (iii) γ bounds
+|f'|: 1 for tanh and relu, 1/4 for the sigmoid (:data:`DERIVATIVE_BOUND`). For a linear RNN
+(f' = 1) and W_hh = σ·(orthogonal), every product has norm exactly σ^(t-s): the bound is
+attained.
 
 Dimension glossary:
 
@@ -118,7 +119,6 @@ def elman_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonli
     for name, (tensor, shape, layout) in expected.items():
         if tensor is not None and tuple(tensor.shape) != shape:
             raise _shape_error(name, f"{layout} = {shape} for x {tuple(x.shape)}", tensor)
-    _derivative_from_state(h0, nonlinearity)  # rejects an unknown nonlinearity
     output, _ = rnn_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)
     cache = {
         "x": x,
@@ -194,7 +194,8 @@ def jacobian_norms(jacobians):
     jacobians (T, B, H, H) from :func:`step_jacobians` -> (D = T, B): entry [d-1, b] is
     ‖∂h_T/∂h_{T-d}‖₂ = ‖J_T J_{T-1} ··· J_{T-d+1}‖₂ for d = 1..T, the factor by which a
     gradient arriving at h_T can grow or shrink on its way back d steps.
-    Equal to the norm of autograd's Jacobian of h_T w.r.t. h_{T-d} (test_jacobian_norms_...).
+    Equal to the norm of autograd's Jacobian of h_T w.r.t. h_{T-d}
+    (test_jacobian_norms_match_the_norm_of_autograds_jacobian_of_h_T_wrt_earlier_states).
     """
     if jacobians.dim() != 4 or jacobians.shape[-1] != jacobians.shape[-2]:
         raise _shape_error("jacobians", "(T, B, H, H)", jacobians)
@@ -209,9 +210,10 @@ def jacobian_norms(jacobians):
 def gradient_norm_vs_distance(weight_hh, steps, h0=None, nonlinearity="tanh"):
     """‖∂h_T/∂h_{T-d}‖₂ for d = 1..steps in the input-free RNN h_t = f(h_{t-1} W_hh^T).
 
-    weight_hh (H, H), h0 (B, H) (default zeros (1, H)) -> (steps, B). From h0 = 0 a tanh net
-    stays at 0, where f' = 1: the products are then W_hh^d exactly, the linear case. Start from
-    a random h0 to see saturation (f' < 1) pull the norm below the bound of Eq. (3.7).
+    weight_hh (H, H), h0 (B, H) (default zeros (1, H)) -> (steps, B), entry [d-1, b] for
+    distance d, as :func:`jacobian_norms`. From h0 = 0 a tanh net stays at 0, where f' = 1: the
+    products are then W_hh^d exactly, the linear case. Start from a random h0 to see saturation
+    (f' < 1) pull the norm below the bound of Eq. (3.7). (relu has f'(0) = 0: start it elsewhere.)
     """
     if weight_hh.dim() != 2 or weight_hh.shape[0] != weight_hh.shape[1]:
         raise _shape_error("weight_hh", "(H, H)", weight_hh)
@@ -228,7 +230,7 @@ def gradient_norm_vs_distance(weight_hh, steps, h0=None, nonlinearity="tanh"):
 
 
 def spectral_bound(weight_hh, gamma=1.0, distances=None):
-    """Eq. (3.7): ``(σ_max · γ) ** (t - s)`` for each distance -> a float64 tensor (D,).
+    """Eq. (3.7): ``(σ_max · γ) ** (t - s)`` for each distance -> float64 (D,) on W_hh's device.
 
     σ_max = ‖W_hh‖₂, the largest singular value (not the largest eigenvalue; see the module
     docstring); γ bounds |f'| (:data:`DERIVATIVE_BOUND`). ``distances`` is an int n (meaning
@@ -240,8 +242,8 @@ def spectral_bound(weight_hh, gamma=1.0, distances=None):
         raise _shape_error("weight_hh", "(H, H)", weight_hh)
     if isinstance(distances, int) and not isinstance(distances, bool):
         distances = torch.arange(1, distances + 1)
-    distances = torch.as_tensor(distances, dtype=torch.float64)  # (D,)
-    sigma_max = torch.linalg.matrix_norm(weight_hh.detach().double().cpu(), ord=2)
+    distances = torch.as_tensor(distances, dtype=torch.float64, device=weight_hh.device)  # (D,)
+    sigma_max = torch.linalg.matrix_norm(weight_hh.detach().double(), ord=2)  # ‖W_hh‖₂
     return (sigma_max * gamma) ** distances
 
 
@@ -281,7 +283,8 @@ def truncated_bptt_step(model, optimizer, x, y, h, k1, k2, loss_fn, clip=None):
     detached. With k1 = k2 = W this is the usual truncated BPTT on disjoint windows.
     NOTE: the k2 - k1 steps a window shares with the previous one are recomputed with the
     current weights; Williams & Peng keep the stored states. The two agree while the weights do
-    not change (test_stream_train_matches_hand_built_truncation uses lr = 0).
+    not change (test_stream_train_matches_hand_built_truncation records gradients with an
+    optimizer that changes no weight).
     """
     _check_truncation(k1, k2)
     W = len(x)
@@ -311,7 +314,7 @@ def truncated_bptt_step(model, optimizer, x, y, h, k1, k2, loss_fn, clip=None):
 
 
 def stream_train(model, optimizer, x, y, k1, k2, loss_fn, h0=None, clip=None):
-    """Train on one long stream with BPTT(k1, k2): -> (losses, one float per update; final h).
+    """Train on one long stream with BPTT(k1, k2) -> (losses, one float per update; h_n).
 
     ``x, y (N, B, ...)``: inputs and targets, time first (for a language model
     ``x = data[:-1], y = data[1:]`` of a ``batchify``-ed stream). Update j trains on the losses
@@ -319,6 +322,8 @@ def stream_train(model, optimizer, x, y, k1, k2, loss_fn, h0=None, clip=None):
     which the previous update handed on detached (:func:`truncated_bptt_step`). The hidden
     state is carried across the whole stream; the graph never is. When k1 does not divide N the
     last update covers the N mod k1 remaining steps from where a full one would start.
+    ``h_n`` is the state after the last step, detached (after the last update, the steps its
+    window shares with no later one are run again without a graph); pass it as ``h0`` to go on.
     Randomised truncation: call :func:`truncated_bptt_step` with k1 = k2 = L_i for lengths
     from :func:`random_truncation_lengths`.
     """
@@ -338,6 +343,9 @@ def stream_train(model, optimizer, x, y, k1, k2, loss_fn, h0=None, clip=None):
         )
         losses.append(loss)
         start, done = max(0, end + k1 - k2), end
+    if start < len(x):  # h is the state before x[start]; run on to the end of the stream
+        with torch.no_grad():
+            _, h = model(x[start:], h)
     return losses, h
 
 
@@ -356,11 +364,13 @@ def random_truncation_lengths(mean_length, num, generator, max_length=None):
     Why random: a fixed window never sees a dependency longer than itself; random lengths
     sometimes do. Tallec & Ollivier (2017) make the truncated gradient unbiased by cutting at
     random like this and scaling the gradient that survives k steps back by 1/P(L >= k)
-    = (1-π)^-(k-1); that reweighting is not done here (the notes' 随机截断 uses the lengths only).
+    = (1-π)^-(k-1); this module draws the lengths only and leaves that reweighting out.
     """
-    if isinstance(mean_length, bool) or not isinstance(mean_length, (int, float)):
-        raise ValueError(f"mean_length must be a number >= 1; got {mean_length!r}")
-    if not mean_length >= 1:
+    if (
+        isinstance(mean_length, bool)
+        or not isinstance(mean_length, (int, float))
+        or not mean_length >= 1
+    ):
         raise ValueError(f"mean_length must be a number >= 1; got {mean_length!r}")
     if isinstance(num, bool) or not isinstance(num, int) or num < 0:
         raise ValueError(f"num must be an integer >= 0; got {num!r}")
@@ -370,8 +380,10 @@ def random_truncation_lengths(mean_length, num, generator, max_length=None):
         raise ValueError(f"max_length must be None or an integer >= 1; got {max_length!r}")
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
-    lengths = torch.empty(num, dtype=torch.float64, device=generator.device)
-    lengths = lengths.geometric_(1.0 / mean_length, generator=generator).long()  # (num,) >= 1
+    # inverse CDF: P(L > k) = (1-π)^k, so L = 1 + floor(log U / log(1-π)) for U uniform on (0, 1]
+    u = 1 - torch.rand(num, generator=generator, dtype=torch.float64, device=generator.device)
+    log_keep = torch.log1p(torch.tensor(-1.0 / mean_length, dtype=torch.float64))  # -inf if π = 1
+    lengths = 1 + torch.floor(torch.log(u) / log_keep.to(u.device)).long()  # (num,)
     return lengths if max_length is None else lengths.clamp(max=max_length)
 
 
