@@ -96,6 +96,8 @@ def compare_evaluations(
 ) -> str | None:
     """Compare outputs first, then the gradient with respect to every input."""
     leaves = _describe_leaves(case)
+    if int(got.get("n", -1)) != int(expected["n"]):
+        return f"returned {int(got.get('n', -1))} output(s); expected {int(expected['n'])}"
     for key in sorted(k for k in expected if k.startswith("o")):
         if key not in got:
             return f"output {key[1:]} is missing"
@@ -116,14 +118,16 @@ def _reference_evaluation(spec: FunctionSpec, case: Case, generator: torch.Gener
     """The reference's outputs and gradients, and the random cotangents drawn for them."""
     drawn: list[np.ndarray] = []
 
-    def draw(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    def draw(shapes: list[tuple[int, ...] | None]) -> list[np.ndarray | None]:
         drawn.extend(
-            torch.randn(s, generator=generator, dtype=torch.float64).numpy() for s in shapes
+            None if s is None else torch.randn(s, generator=generator, dtype=torch.float64).numpy()
+            for s in shapes
         )
         return drawn
 
-    expected = evaluate(spec.reference_function(), case.args, case.kwargs, case.arrays, draw)
-    return expected, drawn
+    cotangents = draw if spec.gradients else None
+    expected = evaluate(spec.reference_function(), case.args, case.kwargs, case.arrays, cotangents)
+    return expected, (drawn if spec.gradients else None)
 
 
 def _seeded(seed: int | None) -> tuple[int, torch.Generator]:

@@ -26,22 +26,41 @@ __all__ = ["build_args", "evaluate", "flatten_outputs"]
 def build_args(spec: Any, arrays: dict[str, np.ndarray], leaves: list[torch.Tensor]) -> Any:
     """Turn an argument structure into Python values; differentiable leaves go into ``leaves``."""
     if "t" in spec:
-        tensor = torch.from_numpy(np.array(arrays[spec["t"]], dtype=np.float64))
-        tensor.requires_grad_(True)
-        leaves.append(tensor)
+        dtype = spec.get("dtype", "float64")
+        tensor = torch.from_numpy(np.array(arrays[spec["t"]], dtype=dtype))
+        if dtype == "float64" and spec.get("grad", True):
+            tensor.requires_grad_(True)
+            leaves.append(tensor)
         return tensor
     if "seq" in spec:
         return tuple(build_args(item, arrays, leaves) for item in spec["seq"])
+    if "map" in spec:
+        return {key: build_args(item, arrays, leaves) for key, item in spec["map"].items()}
     if "lit" in spec:
         return spec["lit"]
     raise ValueError(f"unknown argument spec {spec!r}")
 
 
 def flatten_outputs(result: Any) -> list[Any]:
-    """A tensor, or a (nested) tuple/list of tensors, as a flat list."""
+    """A tensor or number, or a (nested) tuple/list/dict of them, as a flat list.
+
+    Dicts are flattened in sorted key order; ``None`` entries stay (an absent gradient, say).
+    """
     if isinstance(result, (tuple, list)):
         return [leaf for item in result for leaf in flatten_outputs(item)]
+    if isinstance(result, dict):
+        return [leaf for key in sorted(result) for leaf in flatten_outputs(result[key])]
     return [result]
+
+
+def _as_array(i: int, out: Any) -> np.ndarray | None:
+    if out is None:
+        return None
+    if isinstance(out, torch.Tensor):
+        return out.detach().cpu().double().numpy()
+    if isinstance(out, (bool, int, float, np.number)):
+        return np.asarray(out, dtype=np.float64)
+    raise TypeError(f"output {i} is a {type(out).__name__}, not a torch.Tensor")
 
 
 def evaluate(
@@ -49,35 +68,38 @@ def evaluate(
     args: list[Any],
     kwargs: dict[str, Any],
     arrays: dict[str, np.ndarray],
-    cotangents: list[np.ndarray] | Callable[[list[tuple[int, ...]]], list[np.ndarray]],
+    cotangents: list[np.ndarray] | Callable[[list[tuple[int, ...]]], list[np.ndarray]] | None,
 ) -> dict[str, np.ndarray]:
-    """Call ``fn`` and return ``{"o0": output, …, "g0": grad of leaf 0, …}``.
+    """Call ``fn``; return ``{"n": number of outputs, "o0": output 0, …, "g0": grad of leaf 0, …}``.
 
     The gradients are vector–Jacobian products with the given ``cotangents`` (one per output),
-    so a single backward pass checks every input's gradient; ``cotangents`` may also be a
-    function of the output shapes that draws them (the grader's side does this). A leaf that receives no gradient
-    is absent from the result. Raises whatever ``fn`` raises, or ``TypeError`` when it returns
-    something other than tensors.
+    so a single backward pass checks every input's gradient. ``cotangents`` may be a function
+    of the output shapes that draws them (the grader's side does this), or None when the
+    function's gradients are not checked. ``None`` outputs and leaves that receive no gradient
+    are absent from the result. Raises whatever ``fn`` raises, or ``TypeError`` for an output
+    that is not a tensor or a number.
     """
     leaves: list[torch.Tensor] = []
     call_args = [build_args(a, arrays, leaves) for a in args]
     call_kwargs = {k: build_args(v, arrays, leaves) for k, v in kwargs.items()}
     with torch.enable_grad():
         outputs = flatten_outputs(fn(*call_args, **call_kwargs))
+    result = {"n": np.asarray(len(outputs))}
     for i, out in enumerate(outputs):
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"output {i} is a {type(out).__name__}, not a torch.Tensor")
+        array = _as_array(i, out)
+        if array is not None:
+            result[f"o{i}"] = array
     if callable(cotangents):
-        cotangents = cotangents([tuple(o.shape) for o in outputs])
-    if len(outputs) != len(cotangents):
-        raise TypeError(f"returned {len(outputs)} tensor(s); expected {len(cotangents)}")
-    result = {f"o{i}": out.detach().cpu().double().numpy() for i, out in enumerate(outputs)}
+        cotangents = cotangents([tuple(o.shape) if o is not None else None for o in outputs])
     pairs = [
         (out, torch.from_numpy(cot).to(out.dtype))
-        for out, cot in zip(outputs, cotangents, strict=True)
-        if out.requires_grad and tuple(out.shape) == cot.shape
+        for out, cot in zip(outputs, cotangents or [], strict=False)
+        if isinstance(out, torch.Tensor)
+        and out.requires_grad
+        and cot is not None
+        and tuple(out.shape) == cot.shape
     ]
-    if pairs:
+    if pairs and leaves:
         grads = torch.autograd.grad(
             [o for o, _ in pairs], leaves, [c for _, c in pairs], allow_unused=True
         )

@@ -115,8 +115,11 @@ def main(workdir: str) -> None:
     request = json.loads((work / "request.json").read_text())
     calls = request["calls"]
     inputs = {c["id"]: dict(np.load(work / c["arrays"], allow_pickle=False)) for c in calls}
-    cotangents = {c["id"]: np.load(work / c["cotangents"], allow_pickle=False) for c in calls}
-    cotangents = {k: [v[f"c{i}"] for i in range(len(v.files))] for k, v in cotangents.items()}
+    cotangents = {}
+    for c in calls:
+        stored = dict(np.load(work / c["cotangents"], allow_pickle=False))
+        n = c["n_cotangents"]
+        cotangents[c["id"]] = None if n is None else [stored.get(f"c{i}") for i in range(n)]
     results_path = work / "results.json"
     torch.set_num_threads(1)
     signal.signal(signal.SIGALRM, on_alarm)

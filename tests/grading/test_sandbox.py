@@ -114,8 +114,27 @@ def test_a_missing_function_is_a_clear_error():
 
 
 def test_non_tensor_output_is_a_clear_error():
-    result = run_sandbox(["def f(x):\n    return [1, 2, 3]"], [_call()])
-    assert "not a torch.Tensor" in result.errors["c0"]
+    result = run_sandbox(["def f(x):\n    return 'three'"], [_call()])
+    assert "output 0 is a str, not a torch.Tensor" in result.errors["c0"]
+
+
+def test_dict_arguments_dict_outputs_and_unchecked_gradients():
+    cell = "def f(cache):\n    return {'b': cache['x'] * cache['scale'], 'a': None, 'c': 2.5}"
+    call = Call(
+        "c0",
+        "f",
+        [{"map": {"x": {"t": "a0"}, "scale": {"lit": 3.0}}}],
+        {},
+        {"a0": np.ones(2)},
+        None,
+    )
+    result = run_sandbox([cell], [call])
+    out = result.outputs["c0"]
+    assert int(out["n"]) == 3  # a, b, c in sorted key order; None leaves no array
+    assert "o0" not in out
+    np.testing.assert_array_equal(out["o1"], [3.0, 3.0])
+    assert float(out["o2"]) == 2.5
+    assert not any(k.startswith("g") for k in out)
 
 
 @pytest.mark.parametrize(

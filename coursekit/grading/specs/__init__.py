@@ -40,6 +40,7 @@ class FunctionSpec:
     forbidden_attributes: tuple[str, ...] = ()
     rtol: float = 1e-7
     atol: float = 1e-9
+    gradients: bool = True  # compare the gradient with respect to every float input
     extra: dict[str, Any] = field(default_factory=dict)
 
     def reference_function(self) -> Callable:
