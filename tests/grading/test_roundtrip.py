@@ -45,7 +45,12 @@ def graded(assignment, tmp_path_factory):
     submissions = {"blank": course.filled(release, {}), "source": course.filled(release, answers)}
     expected_loss = {}
     for grade_id, variants in variants_module.WRONG_VARIANTS.items():
-        for label, source in variants.items():
+        # Every variant is proved in process over several seeds (test_checks.py); through the
+        # real nbgrader, all of them for assignments that ask for it, else one per function.
+        sampled = list(variants.items())
+        if not getattr(variants_module, "ROUNDTRIP_ALL_VARIANTS", False):
+            sampled = sampled[:1]
+        for label, source in sampled:
             student = _student_id(f"wrong-{grade_id}-{label}")
             submissions[student] = course.filled(release, {**answers, grade_id: source})
             expected_loss[student] = grade_id
