@@ -1,0 +1,662 @@
+"""Long short-term memory (长短期记忆网络, LSTM) and the peephole LSTM (chapter 4).
+
+Read first: :func:`lstm_cell_step` (one step, Eq. (4.1)-(4.6)) and :func:`lstm_forward` (the
+loop over time). :func:`peephole_lstm_step` adds Gers & Schmidhuber's peepholes, Eq. (4.7)-(4.9).
+:func:`lstm_forward_fast` computes exactly what :func:`lstm_forward` computes, with the input
+projection hoisted out of the loop and a hand-written backward (BPTT, chapter 3), and it is what
+:class:`LSTM` runs by default (``fast=False`` runs the readable loop). :class:`LSTM` and
+:class:`LSTMCell` have ``torch.nn.LSTM`` / ``torch.nn.LSTMCell``'s contract exactly.
+
+Equations (row-vector convention, as torch writes them; sigma is the logistic sigmoid, ⊙ the
+elementwise product; the four gates are computed by one product with W_ih (4H, I) and
+W_hh (4H, H), whose row blocks are in torch's order i, f, g, o):
+
+    (4.1)  i_t = sigma(x_t W_ii^T + b_ii + h_{t-1} W_hi^T + b_hi)     input gate (输入门)
+    (4.2)  f_t = sigma(x_t W_if^T + b_if + h_{t-1} W_hf^T + b_hf)     forget gate (遗忘门)
+    (4.3)  g_t = tanh(x_t W_ig^T + b_ig + h_{t-1} W_hg^T + b_hg)      candidate (候选值)
+    (4.4)  o_t = sigma(x_t W_io^T + b_io + h_{t-1} W_ho^T + b_ho)     output gate (输出门)
+    (4.5)  c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                           cell state (单元状态)
+    (4.6)  h_t = o_t ⊙ tanh(c_t)                                     hidden state
+    with proj_size P > 0 (torch's LSTM with projections, Sak et al. 2014):
+           h_t = (o_t ⊙ tanh(c_t)) W_hr^T,  W_hr (P, H), and h_{t-1} in (4.1)-(4.4) is (B, P)
+
+Peephole LSTM (Gers & Schmidhuber 2000): the gates also look at the cell, through diagonal
+weights w_ci, w_cf, w_co (H,) each; (4.3), (4.5), (4.6) are unchanged, b is a single bias (4H,):
+
+    (4.7)  i_t = sigma(x_t W_ii^T + h_{t-1} W_hi^T + w_ci ⊙ c_{t-1} + b_i)
+    (4.8)  f_t = sigma(x_t W_if^T + h_{t-1} W_hf^T + w_cf ⊙ c_{t-1} + b_f)
+    (4.9)  o_t = sigma(x_t W_io^T + h_{t-1} W_ho^T + w_co ⊙ c_t + b_o)   (c_t: after (4.5))
+
+Dimension glossary:
+
+    T  time steps (sequence length)        B  batch size
+    I  input features per step             H  hidden size (cell c_t, gates)
+    P  proj_size if > 0, else H (h_t)      D  directions: 1, or 2 if bidirectional
+    L  layers (num_layers)                 z  gate pre-activations (B, 4H), order i, f, g, o
+
+Tests: tests/test_lstm.py compares everything here with torch.nn.LSTM / LSTMCell (values and
+gradients, both paths) or with an independent formula and ``torch.autograd.gradcheck``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from coursekit.rnn import _check_positive, _init_uniform
+
+__all__ = [
+    "LSTM",
+    "LSTMCell",
+    "PeepholeLSTM",
+    "lstm_cell_step",
+    "lstm_forward",
+    "lstm_forward_fast",
+    "peephole_lstm_step",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# The functional reference: the text of the chapter.
+
+
+def lstm_cell_step(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """One LSTM step, Eq. (4.1)-(4.6).
+
+    x (B, I), state = (h_prev (B, H), c_prev (B, H)), weight_ih (4H, I), weight_hh (4H, H),
+    biases (4H,) or None -> (h (B, H), c (B, H)). Unbatched x (I,), states (H,) -> (H,), (H,).
+    Equal to ``torch.nn.LSTMCell`` (test_lstm_cell_step_matches_torch_lstm_cell).
+    """
+    h_prev, c_prev = state
+    z = F.linear(x, weight_ih, bias_ih) + F.linear(h_prev, weight_hh, bias_hh)  # (B, 4H)
+    z_i, z_f, z_g, z_o = z.chunk(4, dim=-1)  # (B, H) each, torch's gate order
+    i = torch.sigmoid(z_i)  # Eq. (4.1)
+    f = torch.sigmoid(z_f)  # Eq. (4.2)
+    g = torch.tanh(z_g)  # Eq. (4.3)
+    o = torch.sigmoid(z_o)  # Eq. (4.4)
+    c = f * c_prev + i * g  # Eq. (4.5)
+    h = o * torch.tanh(c)  # Eq. (4.6)
+    return h, c
+
+
+def lstm_forward(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
+    """Run Eq. (4.1)-(4.6) over a sequence: a Python loop over t calling :func:`lstm_cell_step`.
+
+    x (T, B, I), state = (h0 (B, P), c0 (B, H)) -> output (T, B, P) (every h_t),
+    (h_n (B, P), c_n (B, H)). ``weight_hr`` (P, H), torch's projection, is optional
+    (None: P = H). Equal to a one-layer ``torch.nn.LSTM`` (test_lstm_forward_matches_torch_one_layer).
+    """
+    if x.shape[0] == 0:
+        raise ValueError(f"x must be (T, B, I) with T >= 1; got {tuple(x.shape)}")
+    h, c = state
+    outputs = []
+    for x_t in x:  # x_t (B, I)
+        h, c = lstm_cell_step(x_t, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)
+        if weight_hr is not None:
+            h = F.linear(h, weight_hr)  # (B, H) -> (B, P)
+        outputs.append(h)
+    return torch.stack(outputs), (h, c)  # (T, B, P), ((B, P), (B, H))
+
+
+def peephole_lstm_step(x, state, weight_ih, weight_hh, weight_peephole, bias=None):
+    """One peephole LSTM step (Gers & Schmidhuber 2000), Eq. (4.7)-(4.9) with (4.3), (4.5), (4.6).
+
+    x (B, I), state = (h_prev (B, H), c_prev (B, H)), weight_ih (4H, I), weight_hh (4H, H)
+    (gate order i, f, g, o), weight_peephole (3, H) with rows (w_ci, w_cf, w_co), bias (4H,) or
+    None -> (h (B, H), c (B, H)). The input and forget gates see c_{t-1}; the output gate sees
+    the new c_t. torch has no peephole LSTM: tests check it against an independent
+    implementation and gradcheck (test_peephole_lstm_step_matches_independent_formula).
+    """
+    h_prev, c_prev = state
+    w_ci, w_cf, w_co = weight_peephole  # (H,) each
+    z = F.linear(x, weight_ih, bias) + F.linear(h_prev, weight_hh)  # (B, 4H)
+    z_i, z_f, z_g, z_o = z.chunk(4, dim=-1)  # (B, H) each
+    i = torch.sigmoid(z_i + w_ci * c_prev)  # Eq. (4.7)
+    f = torch.sigmoid(z_f + w_cf * c_prev)  # Eq. (4.8)
+    g = torch.tanh(z_g)  # Eq. (4.3)
+    c = f * c_prev + i * g  # Eq. (4.5)
+    o = torch.sigmoid(z_o + w_co * c)  # Eq. (4.9)
+    h = o * torch.tanh(c)  # Eq. (4.6)
+    return h, c
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path: the same numbers, with the work a Python loop need not do taken out of it.
+#
+# Four things make it fast (benchmarks/lstm.py measures them against torch.nn.LSTM):
+# 1. The input terms x_t W_ih^T + b of Eq. (4.1)-(4.4) do not depend on h: one (T*B, I) product
+#    for all t before the loop; inside it only h_{t-1} W_hh^T, one product for the four gates.
+# 2. One autograd node for the whole layer (torch.autograd.Function) with a hand-written
+#    backward. Autograd through the loop would record ~10 nodes per step, and x[t] indexing
+#    alone allocates a full-size (T, B, I) gradient per step in backward.
+# 3. The backward loop only carries the recurrence: the local derivatives (sigma' = s(1 - s),
+#    tanh' = 1 - tanh^2) are computed for all t at once before it, and the weight gradients
+#    dW = sum_t dz_t^T v_t are one (4H, T*B) x (T*B, ·) product each after it.
+# 4. Large float32 products on the CPU go through oneDNN, as torch's own LSTM does
+#    (:func:`_multiply_by`). Buffers are preallocated and written in place (out=, mul_).
+
+
+# oneDNN's call costs ~10 us more than torch.mm's; it pays off from about 2^20 multiply-adds.
+_ONEDNN_MIN_MACS = 2**20
+# torch's own (private) oneDNN ops, present in its CPU builds; without them: torch.mm.
+_HAVE_ONEDNN_LINEAR = hasattr(torch.ops.mkldnn, "_linear_pointwise") and hasattr(
+    torch.ops.mkldnn, "_reorder_linear_weight"
+)
+
+
+def _use_onednn(matrix, rows) -> bool:
+    return (
+        matrix.device.type == "cpu"
+        and matrix.dtype == torch.float32
+        and _HAVE_ONEDNN_LINEAR
+        and torch.backends.mkldnn.is_available()
+        and torch.backends.mkldnn.enabled
+        and rows * matrix.numel() >= _ONEDNN_MIN_MACS
+    )
+
+
+def _multiply_by(matrix, rows):
+    """Return ``product(a, bias=None) = a @ matrix (+ bias)`` for inputs ``a`` of ``rows`` rows.
+
+    On CPU in float32, for products large enough, the right factor is packed once for oneDNN's
+    inner product, the library ``torch.nn.LSTM`` itself uses on CPU: on the AMD CPU measured it
+    runs the loop's (32, 256) x (256, 1024) product twice as fast as ``torch.mm`` (BLAS).
+    Elsewhere (float64, CUDA, small products) it is ``torch.mm``/``torch.addmm``; the two agree
+    to float32 rounding.
+    """
+    if _use_onednn(matrix, rows):
+        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)  # an (out, in) weight
+        linear = torch.ops.mkldnn._linear_pointwise.default
+
+        def product(a, bias=None):
+            return linear(a, packed, bias, "none", [], "")
+
+        return product
+
+    def product(a, bias=None):
+        return torch.mm(a, matrix) if bias is None else torch.addmm(bias, a, matrix)
+
+    return product
+
+
+# Fused kernels for the derivatives of sigma and tanh, given their outputs s and y:
+# _sigmoid_grad(grad, s) = grad ⊙ s (1 - s),  _tanh_grad(grad, y) = grad ⊙ (1 - y^2).
+_sigmoid_grad = torch.ops.aten.sigmoid_backward
+_tanh_grad = torch.ops.aten.tanh_backward
+
+
+def _sum_biases(*biases):
+    present = [b for b in biases if b is not None]
+    return None if not present else sum(present[1:], present[0])
+
+
+class _LSTMLayer(torch.autograd.Function):
+    """One LSTM layer over a whole sequence, as one autograd node: Eq. (4.1)-(4.6) forward, BPTT
+    by hand backward. Inputs as :func:`lstm_forward_fast`'s; outputs output, h_n, c_n."""
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr):
+        T, B, I = x.shape  # noqa: E741 (the glossary's names)
+        H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
+        bias = _sum_biases(bias_ih, bias_hh)
+        # The input terms of Eq. (4.1)-(4.4) for every t at once; the loop adds h_{t-1} W_hh^T
+        # in place and then applies the nonlinearities in place: gates holds (i, f, g, o).
+        gates = _multiply_by(weight_ih.t(), T * B)(x.reshape(T * B, I), bias).view(T, B, 4 * H)
+        recurrent = _multiply_by(weight_hh.t(), B)  # h (B, P) -> (B, 4H)
+        project = None if weight_hr is None else _multiply_by(weight_hr.t(), B)  # (B, H) -> (B, P)
+        output = x.new_empty(T, B, P)
+        cells = x.new_empty(T + 1, B, H)  # c_0, c_1, ..., c_T
+        cells[0] = c0
+        tanh_cells = x.new_empty(T, B, H)
+        hidden = output if project is None else x.new_empty(T, B, H)  # o ⊙ tanh(c) (B, H)
+        h = h0
+        for t in range(T):
+            z = gates[t]  # (B, 4H)
+            z += recurrent(h)
+            z[:, : 2 * H].sigmoid_()  # i, f: Eq. (4.1), (4.2)
+            z[:, 2 * H : 3 * H].tanh_()  # g: Eq. (4.3)
+            z[:, 3 * H :].sigmoid_()  # o: Eq. (4.4)
+            i, f, g, o = z.chunk(4, dim=1)  # (B, H) each
+            c = torch.mul(f, cells[t], out=cells[t + 1]).addcmul_(i, g)  # Eq. (4.5)
+            h = torch.mul(o, torch.tanh(c, out=tanh_cells[t]), out=hidden[t])  # Eq. (4.6)
+            if project is not None:
+                h = project(h)  # (B, P)
+                output[t] = h
+        ctx.save_for_backward(
+            x, h0, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden, output
+        )
+        ctx.has_bias = (bias_ih is not None, bias_hh is not None)
+        return output, output[-1].clone(), cells[-1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_output, d_h_n, d_c_n):
+        x, h0, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden, output = (
+            ctx.saved_tensors
+        )
+        T, B, I = x.shape  # noqa: E741 (the glossary's names)
+        H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
+        i, f, g, o = gates.chunk(4, dim=2)  # (T, B, H) each
+        # Local derivatives, for all t at once. With m_t = o_t ⊙ tanh(c_t) and dm its gradient,
+        # dc_t += dm ⊙ o (1 - tanh^2 c_t), and the pre-activation gradients dz_t are
+        # dz_i = dc ⊙ g i (1 - i), dz_f = dc ⊙ c_{t-1} f (1 - f), dz_g = dc ⊙ i (1 - g^2),
+        # dz_o = dm ⊙ tanh(c_t) o (1 - o). d_gates holds the factors after dc and dm; the loop
+        # multiplies them by dc_t and dm_t in place, which leaves dL/dz_t there.
+        d_gates = x.new_empty(T, B, 4, H)
+        _sigmoid_grad(g, i, grad_input=d_gates[:, :, 0])
+        _sigmoid_grad(cells[:-1], f, grad_input=d_gates[:, :, 1])
+        _tanh_grad(i, g, grad_input=d_gates[:, :, 2])
+        _sigmoid_grad(tanh_cells, o, grad_input=d_gates[:, :, 3])
+        dc_per_dm = _tanh_grad(o, tanh_cells)  # (T, B, H)
+        recurrent_back = _multiply_by(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P)
+        project_back = None if weight_hr is None else _multiply_by(weight_hr, B)  # (B,P)->(B,H)
+        d_h_totals = None if weight_hr is None else torch.empty_like(output)  # (T, B, P)
+        dh, dc = d_h_n, d_c_n
+        for t in reversed(range(T)):
+            dh = d_output[t] + dh  # all of dL/dh_t: from above, and from step t+1
+            if project_back is None:
+                dm = dh
+            else:
+                d_h_totals[t] = dh
+                dm = project_back(dh)  # (B, H)
+            dc = torch.addcmul(dc, dm, dc_per_dm[t])  # all of dL/dc_t
+            dz = d_gates[t]  # (B, 4, H)
+            dz[:, :3].mul_(dc.unsqueeze(1))  # dz_i, dz_f, dz_g
+            dz[:, 3].mul_(dm)  # dz_o
+            dc = dc * f[t]  # dL/dc_{t-1} through Eq. (4.5)
+            dh = recurrent_back(dz.view(B, 4 * H))  # dL/dh_{t-1} through Eq. (4.1)-(4.4)
+
+        # dW = sum_t dz_t^T v_t for v = x and v = h_{t-1}: one product each, over all T*B rows.
+        dz_all = d_gates.view(T * B, 4 * H)
+        dz_all_t = dz_all.t().contiguous()  # (4H, T*B), one copy for both products
+        h_prev = torch.cat([h0.unsqueeze(0), output[:-1]]).view(T * B, P)  # h_{t-1} for every t
+        d_x = d_weight_hr = None
+        if ctx.needs_input_grad[0]:
+            d_x = _multiply_by(weight_ih, T * B)(dz_all).view(T, B, I)
+        d_weight_ih = _multiply_by(x.reshape(T * B, I), 4 * H)(dz_all_t)  # (4H, I)
+        d_weight_hh = _multiply_by(h_prev, 4 * H)(dz_all_t)  # (4H, P)
+        d_bias = dz_all_t.sum(1)  # (4H,)
+        if weight_hr is not None:
+            d_h_totals_t = d_h_totals.view(T * B, P).t().contiguous()  # (P, T*B)
+            d_weight_hr = _multiply_by(hidden.view(T * B, H), P)(d_h_totals_t)  # (P, H)
+        has_bias_ih, has_bias_hh = ctx.has_bias
+        return (
+            d_x,
+            dh,
+            dc,
+            d_weight_ih,
+            d_weight_hh,
+            d_bias if has_bias_ih else None,
+            d_bias if has_bias_hh else None,
+            d_weight_hr,
+        )
+
+
+def lstm_forward_fast(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
+    """:func:`lstm_forward`'s arguments and results, computed by one custom autograd node.
+
+    x (T, B, I), state = (h0 (B, P), c0 (B, H)) -> output (T, B, P), (h_n (B, P), c_n (B, H)).
+    Equal to :func:`lstm_forward` in values and gradients
+    (test_lstm_forward_fast_equals_reference_loop). NOTE: first derivatives only (its backward
+    is not itself differentiable, so no double backward); float32 CPU matmuls go through oneDNN.
+    """
+    h0, c0 = state
+    H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
+    if x.dim() != 3 or x.shape[0] == 0 or x.shape[2] != weight_ih.shape[1]:
+        raise ValueError(
+            f"x must be (T, B, I) with T >= 1 and I = {weight_ih.shape[1]}; got {tuple(x.shape)}"
+        )
+    B = x.shape[1]
+    if tuple(h0.shape) != (B, P) or tuple(c0.shape) != (B, H):
+        raise ValueError(
+            f"state must be (h0 (B, P), c0 (B, H)) = ({(B, P)}, {(B, H)}); "
+            f"got ({tuple(h0.shape)}, {tuple(c0.shape)})"
+        )
+    output, h_n, c_n = _LSTMLayer.apply(
+        x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
+    )
+    return output, (h_n, c_n)
+
+
+# ---------------------------------------------------------------------------------------------
+# What torch.nn.LSTM and torch.nn.GRU share (torch's RNNBase); coursekit.gru uses it too.
+
+
+def _check_dropout(dropout, num_layers) -> None:
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+        raise ValueError(f"dropout must be a number in [0, 1]; got {dropout!r}")
+    if dropout > 0 and num_layers == 1:
+        warnings.warn(  # torch's warning, word for word
+            "dropout option adds dropout after all but last recurrent layer, so non-zero "
+            f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+            f"num_layers={num_layers}",
+            stacklevel=3,
+        )
+
+
+def _register_cell_parameters(module, gates, input_size, hidden_size, bias, factory) -> None:
+    """weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,): torch's cell parameters."""
+    module.weight_ih = nn.Parameter(torch.empty(gates * hidden_size, input_size, **factory))
+    module.weight_hh = nn.Parameter(torch.empty(gates * hidden_size, hidden_size, **factory))
+    for name in ("bias_ih", "bias_hh"):
+        parameter = nn.Parameter(torch.empty(gates * hidden_size, **factory)) if bias else None
+        module.register_parameter(name, parameter)
+
+
+def _check_cell_input(input, input_size) -> None:
+    if input.dim() not in (1, 2) or input.shape[-1] != input_size:
+        raise ValueError(
+            f"input must be (B, I) or (I,) unbatched, with I = {input_size}; got {tuple(input.shape)}"
+        )
+
+
+class _StackedRecurrent(nn.Module):
+    """Constructor, parameters, layouts and the layer/direction loop of torch's RNNBase.
+
+    Subclasses set ``gates`` (4 for LSTM, 3 for GRU) and implement ``forward`` with
+    :meth:`_time_major`, :meth:`_check_state`, :meth:`_run_layers` and :meth:`_output_layout`.
+    """
+
+    gates = 4
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        device=None,
+        dtype=None,
+        fast=True,
+    ):
+        super().__init__()
+        _check_positive(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"proj_size must be an integer >= 0; got {proj_size!r}")
+        if proj_size >= hidden_size:
+            raise ValueError(
+                f"proj_size must be smaller than hidden_size = {hidden_size}; got {proj_size}"
+            )
+        _check_dropout(dropout, num_layers)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size, self.fast = bidirectional, proj_size, fast
+        self.num_directions = 2 if bidirectional else 1
+        G, H, P = self.gates, hidden_size, proj_size or hidden_size
+        factory = {"device": device, "dtype": dtype}
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else self.num_directions * P
+            for suffix in self._suffixes():
+                shapes = {"weight_ih": (G * H, layer_input), "weight_hh": (G * H, P)}
+                if bias:
+                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
+                if proj_size:
+                    shapes["weight_hr"] = (P, H)
+                for name, shape in shapes.items():
+                    self.register_parameter(
+                        f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape, **factory))
+                    )
+        self.reset_parameters()
+
+    def _suffixes(self):
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def reset_parameters(self) -> None:
+        _init_uniform(self, self.hidden_size)
+
+    def layer_weights(self, layer: int, suffix: str = ""):
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction, plus weight_hr
+        for an LSTM with projections; missing ones are None."""
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        if self.proj_size:
+            names += ("weight_hr",)
+        return tuple(getattr(self, f"{name}_l{layer}{suffix}", None) for name in names)
+
+    def _time_major(self, input):
+        """input as documented -> (T, B, I), and whether it was batched."""
+        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
+        if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input must be {layout} or (T, I) unbatched, with I = {self.input_size} "
+                f"(batch_first={self.batch_first}); got {tuple(input.shape)}"
+            )
+        batched = input.dim() == 3
+        if not batched:
+            input = input.unsqueeze(1)  # (T, 1, I)
+        elif self.batch_first:
+            input = input.transpose(0, 1)  # (B, T, I) -> (T, B, I)
+        if input.shape[0] == 0:
+            raise ValueError(
+                f"input must be {layout} or (T, I) with T >= 1; got {tuple(input.shape)}"
+            )
+        return input, batched
+
+    def _check_state(self, name, state, symbol, size, input, batched):
+        """An initial state as (D*L, B, size), zeros when None; ``symbol`` names size.
+
+        input: the (T, B, I) input; an unbatched input's state is (D*L, size) and gets B = 1.
+        """
+        DL, B = self.num_directions * self.num_layers, input.shape[1]
+        if state is None:
+            return input.new_zeros(DL, B, size)
+        expected = (DL, B, size) if batched else (DL, size)
+        if tuple(state.shape) != expected:
+            which = (
+                f"(D*num_layers, B, {symbol})"
+                if batched
+                else f"(D*num_layers, {symbol}) for unbatched input"
+            )
+            raise ValueError(f"{name} must be {which} = {expected}; got {tuple(state.shape)}")
+        return state if batched else state.unsqueeze(1)  # (D*L, B, size)
+
+    def _run_layers(self, input, states, run_layer):
+        """Layers bottom-up (each reads the one below), directions side by side.
+
+        input (T, B, I); states: a tuple of (D*L, B, ·) initial states; run_layer(x, states of
+        one layer and direction, weights) -> (output (T, B, ·), final states tuple).
+        -> output (T, B, D*·), final states, each (D*L, B, ·). Dropout on every layer's output
+        but the last, in training mode only.
+        """
+        D = self.num_directions
+        layer_input, finals = input, []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction, suffix in enumerate(self._suffixes()):
+                index = layer * D + direction
+                x = layer_input.flip(0) if suffix else layer_input  # reverse reads x[T-1] first
+                output, last = run_layer(
+                    x, tuple(s[index] for s in states), self.layer_weights(layer, suffix)
+                )
+                outputs.append(output.flip(0) if suffix else output)  # aligned in time
+                finals.append(last)
+            output = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]  # (T, B, D*·)
+            if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
+                output = F.dropout(output, p=self.dropout, training=True)
+            layer_input = output
+        return layer_input, tuple(torch.stack(f) for f in zip(*finals, strict=True))
+
+    def _output_layout(self, output, batched):
+        if not batched:
+            return output.squeeze(1)  # (T, D*·)
+        return output.transpose(0, 1) if self.batch_first else output
+
+    def extra_repr(self) -> str:
+        text = (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"bias={self.bias}, batch_first={self.batch_first}, dropout={self.dropout}, "
+            f"bidirectional={self.bidirectional}"
+        )
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
+        return text + ("" if self.fast else ", fast=False")
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers with torch's contract.
+
+
+class LSTMCell(nn.Module):
+    """Eq. (4.1)-(4.6) as a module; the same names, shapes and init as ``torch.nn.LSTMCell``.
+
+    forward(input (B, I) or (I,), hx = (h (B, H), c (B, H)) or unbatched (H,) each, zeros by
+    default) -> (h', c'). Proved equal by test_lstm_cell_matches_torch.
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__()
+        _check_positive(input_size=input_size, hidden_size=hidden_size)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        factory = {"device": device, "dtype": dtype}
+        _register_cell_parameters(self, 4, input_size, hidden_size, bias, factory)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _init_uniform(self, self.hidden_size)
+
+    def forward(self, input, hx=None):
+        _check_cell_input(input, self.input_size)
+        expected = (*input.shape[:-1], self.hidden_size)  # (B, H) or (H,)
+        if hx is None:
+            hx = (input.new_zeros(expected), input.new_zeros(expected))
+        elif len(hx) != 2 or any(tuple(s.shape) != expected for s in hx):
+            got = tuple(tuple(s.shape) for s in hx)
+            raise ValueError(
+                f"hx must be (h, c), each (B, H) or (H,) unbatched = {expected}; got {got}"
+            )
+        return lstm_cell_step(
+            input, tuple(hx), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
+
+
+class LSTM(_StackedRecurrent):
+    """A stacked, optionally bidirectional LSTM with ``torch.nn.LSTM``'s full contract.
+
+    The same constructor, parameter names (``weight_ih_l{k}``, ``weight_hh_l{k}``,
+    ``bias_ih_l{k}``, ``bias_hh_l{k}``, ``weight_hr_l{k}`` with proj_size, ``..._reverse``) in
+    torch's order, shapes and init, so ``load_state_dict(torch_lstm.state_dict())`` works.
+    forward(input (T, B, I), or (B, T, I) with batch_first, or unbatched (T, I);
+    hx = (h_0 (D*L, B, P), c_0 (D*L, B, H)), unbatched (D*L, P), (D*L, H); zeros by default)
+    -> output (T, B, D*P) (batch_first respected; unbatched (T, D*P)),
+    (h_n (D*L, B, P), c_n (D*L, B, H)). P = proj_size if > 0, else H; layer k > 0 reads D*P.
+    Dropout acts on each layer's output except the last, in training mode only.
+    Runs :func:`lstm_forward_fast` per layer and direction; ``fast=False`` (keyword, or set the
+    attribute) runs the readable :func:`lstm_forward`. NOTE: no PackedSequence.
+    Proved equal, values and gradients, both paths, by test_lstm_matches_torch.
+    """
+
+    gates = 4
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        device=None,
+        dtype=None,
+        *,
+        fast=True,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
+            fast,
+        )
+
+    def _run_layer(self, x, state, weights):
+        forward = lstm_forward_fast if self.fast else lstm_forward
+        return forward(x, state, *weights)  # (T, B, P), ((B, P), (B, H))
+
+    def forward(self, input, hx=None):
+        input, batched = self._time_major(input)  # (T, B, I)
+        H, P = self.hidden_size, self.proj_size or self.hidden_size
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise ValueError("hx must be a tuple (h_0, c_0)")
+        h0, c0 = (None, None) if hx is None else hx
+        h_symbol = "P" if self.proj_size else "H"
+        h0 = self._check_state("h_0", h0, h_symbol, P, input, batched)  # (D*L, B, P)
+        c0 = self._check_state("c_0", c0, "H", H, input, batched)  # (D*L, B, H)
+        output, (h_n, c_n) = self._run_layers(input, (h0, c0), self._run_layer)
+        if not batched:
+            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)  # (D*L, P), (D*L, H)
+        return self._output_layout(output, batched), (h_n, c_n)
+
+
+class PeepholeLSTM(nn.Module):
+    """A one-layer peephole LSTM (Gers & Schmidhuber 2000): a loop over :func:`peephole_lstm_step`.
+
+    Parameters, in this order: ``weight_ih`` (4H, I), ``weight_hh`` (4H, H),
+    ``weight_peephole`` (3, H) (rows w_ci, w_cf, w_co), ``bias`` (4H,); all
+    uniform(-1/sqrt(H), 1/sqrt(H)) like torch's LSTM. forward(x (T, B, I), or (B, T, I) with
+    batch_first, or unbatched (T, I); state = (h0, c0) each (B, H), or (H,) unbatched, zeros by
+    default) -> output (T, B, H) (batch_first respected), (h_n (B, H), c_n (B, H)).
+    Proved by test_peephole_lstm_matches_independent_loop.
+    """
+
+    def __init__(self, input_size, hidden_size, batch_first=False):
+        super().__init__()
+        _check_positive(input_size=input_size, hidden_size=hidden_size)
+        self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size))
+        self.bias = nn.Parameter(torch.empty(4 * hidden_size))
+        _init_uniform(self, hidden_size)
+
+    def forward(self, x, state=None):
+        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
+        if x.dim() not in (2, 3) or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x must be {layout} or (T, I) unbatched, with I = {self.input_size} "
+                f"(batch_first={self.batch_first}); got {tuple(x.shape)}"
+            )
+        if self.batch_first and x.dim() == 3:
+            x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I)
+        if x.shape[0] == 0:
+            raise ValueError(f"x must have T >= 1 steps; got {tuple(x.shape)}")
+        expected = (*x.shape[1:-1], self.hidden_size)  # (B, H) or (H,)
+        if state is None:
+            state = (x.new_zeros(expected), x.new_zeros(expected))
+        elif len(state) != 2 or any(tuple(s.shape) != expected for s in state):
+            got = tuple(tuple(s.shape) for s in state)
+            raise ValueError(
+                f"state must be (h0, c0), each (B, H) or (H,) unbatched = {expected}; got {got}"
+            )
+        h, c = state
+        outputs = []
+        for x_t in x:  # x_t (B, I)
+            h, c = peephole_lstm_step(
+                x_t, (h, c), self.weight_ih, self.weight_hh, self.weight_peephole, self.bias
+            )
+            outputs.append(h)
+        output = torch.stack(outputs)  # (T, B, H)
+        if self.batch_first and output.dim() == 3:
+            output = output.transpose(0, 1)  # (B, T, H)
+        return output, (h, c)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, batch_first={self.batch_first}"
