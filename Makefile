@@ -8,6 +8,8 @@ MATHJAX := book/_static/mathjax/tex-chtml.js
 # nbgrader runs `alembic` and jupyter runs kernels by name: the venv's tools come first.
 export PATH := $(BIN):$(PATH)
 export COURSEKIT_DEVICE ?= cpu
+# Notebooks are executed and re-executed (nbval) with one thread: see tools/notebooks.py.
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: install book test lint notebooks release clean
 

@@ -176,7 +176,7 @@ def train_language_model(
     record_valid(0)
     model.train()
     running = None
-    bar = tqdm.tqdm(range(1, steps + 1), disable=not progress, unit="step", mininterval=0.5)
+    bar = tqdm.tqdm(range(1, steps + 1), disable=not progress, unit="step", mininterval=1.0)
     for step in bar:
         x, y = random_windows(train_ids, seq_len, batch_size, generator)  # (T, B) each
         x, y = x.to(device), y.to(device)

@@ -52,6 +52,9 @@ def convert(src: Path) -> nbformat.NotebookNode:
 
 def execute(nb: nbformat.NotebookNode, folder: Path) -> None:
     os.environ.setdefault("COURSEKIT_DEVICE", "cpu")
+    # One thread: small models gain nothing from more, and results then do not depend on
+    # the machine's core count (nbval re-executes with the same setting, see the Makefile).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     client = NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
