@@ -15,6 +15,7 @@ from coursekit.bptt import (
     spectral_bound,
     step_jacobians,
     stream_train,
+    truncated_bptt_gradients,
     truncated_bptt_step,
 )
 from coursekit.clipping import (
@@ -80,6 +81,7 @@ __all__ = [
     "spectral_bound",
     "step_jacobians",
     "stream_train",
+    "truncated_bptt_gradients",
     "truncated_bptt_step",
     # chapter 5: coursekit.clipping
     "clip_coefficient",

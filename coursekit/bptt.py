@@ -9,6 +9,8 @@ geometrically in the distance t - s: vanishing (梯度消失) and exploding (梯
 Last, the cure by truncation (截断): :func:`truncated_bptt_step` and :func:`stream_train`
 (Williams & Peng's BPTT(k1, k2), Eq. (3.8)) and :func:`random_truncation_lengths` (随机截断,
 Eq. (3.9)).
+:func:`truncated_bptt_gradients` is BPTT(k1, k2) as a pure function (the graded one of
+assignment 3): the gradients every update of :func:`stream_train` would take, by hand.
 
 Equations (row-vector convention, as torch and coursekit.rnn write them; time runs t = 1..T,
 ``x[t-1]`` is x_t, ``output[t-1]`` is h_t, ``h0`` is h_0; f is tanh or relu; L is any loss
@@ -68,6 +70,7 @@ __all__ = [
     "spectral_bound",
     "step_jacobians",
     "stream_train",
+    "truncated_bptt_gradients",
     "truncated_bptt_step",
 ]
 
@@ -397,3 +400,70 @@ def expected_truncation_length(mean_length, max_length=None) -> float:
         return float(mean_length)
     pi = 1.0 / mean_length
     return (1.0 - (1.0 - pi) ** max_length) / pi
+
+
+# ---------------------------------------------------------------------------------------------
+# BPTT(k1, k2) as a pure function: the graded function of assignment 3.
+
+
+def truncated_bptt_gradients(
+    x,
+    y,
+    h0,
+    weight_ih,
+    weight_hh,
+    bias_ih,
+    bias_hh,
+    weight_out,
+    bias_out,
+    k1,
+    k2,
+    nonlinearity="tanh",
+):
+    """The loss and the gradients of every update of BPTT(k1, k2), Eq. (3.8), weights held fixed.
+
+    The model is an Elman network (Eq. (3.1)) with a linear readout ŷ_t = h_t W_out^T + b_out
+    (Eq. (2.2)); update j trains on the squared error Σ (ŷ_t - y_t)² of the steps
+    [j·k1, min((j+1)·k1, N)) (summed over steps, batch and outputs) and backpropagates it to
+    step max(0, (j+1)·k1 - k2) and no further, through :func:`elman_backward` on that window
+    with a zero gradient at the window's steps before j·k1. The window starts from the true
+    state of the stream there. x (N, B, I), y (N, B, O), h0 (B, H), weight_ih (H, I),
+    weight_hh (H, H), bias_ih, bias_hh (H,) or None, weight_out (O, H), bias_out (O,) or None
+    -> dict: "loss" (U,) and the gradients "weight_ih" (U, H, I), "weight_hh" (U, H, H),
+    "bias_ih", "bias_hh" (U, H), "weight_out" (U, O, H), "bias_out" (U, O) (None where that
+    bias is None), row j for update j; U = ceil(N / k1).
+    What :func:`stream_train` hands each optimizer step while the weights do not change
+    (test_truncated_bptt_gradients_equal_stream_train_with_fixed_weights). The graded function
+    of assignment 3.
+    """
+    _check_truncation(k1, k2)
+    if x.dim() != 3 or y.dim() != 3 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"x and y must be streams (N, B, I) and (N, B, O) of the same length N >= 1; "
+            f"got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    N = len(x)
+    output, _ = rnn_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)
+    states = torch.cat([h0.unsqueeze(0), output])  # h_0 .. h_N, (N + 1, B, H)
+    rows = []
+    for done in range(0, N, k1):
+        end, cut = min(done + k1, N), max(0, done + k1 - k2)
+        window, cache = elman_forward(
+            x[cut:end], states[cut], weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity
+        )  # (W, B, H), W = end - cut
+        trained = window[done - cut :]  # the steps whose losses count, (n, B, H)
+        error = trained @ weight_out.T - y[done:end]  # ŷ_t - y_t, (n, B, O)
+        if bias_out is not None:
+            error = error + bias_out
+        grad_output = torch.zeros_like(window)
+        grad_output[done - cut :] = 2 * error @ weight_out  # ∂L/∂h_t through the readout, (n, B, H)
+        grads = elman_backward(grad_output, None, cache)
+        grads["weight_out"] = torch.einsum("tbo,tbh->oh", 2 * error, trained)  # (O, H)
+        grads["bias_out"] = None if bias_out is None else 2 * error.sum(dim=(0, 1))  # (O,)
+        grads["loss"] = (error * error).sum()
+        rows.append(grads)
+    keys = ["loss", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_out", "bias_out"]
+    return {
+        key: None if rows[0][key] is None else torch.stack([row[key] for row in rows])
+        for key in keys
+    }

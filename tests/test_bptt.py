@@ -31,6 +31,7 @@ from coursekit import (
     stream_train,
     truncated_bptt_step,
 )
+from coursekit.bptt import truncated_bptt_gradients
 
 I, H = 4, 5  # noqa: E741 (the glossary's names)
 EXACT = {"atol": 1e-10, "rtol": 0.0}
@@ -501,3 +502,58 @@ def test_elman_backward_and_the_bound_on_cuda_match_autograd_on_cuda():
         torch.testing.assert_close(grads[key], e, **EXACT)
     norms = jacobian_norms(step_jacobians(output.detach(), cache))
     assert bool((norms <= spectral_bound(weights[1], 1.0, 5)[:, None] * (1 + 1e-12)).all())
+
+
+# --------------------------------------------------------------------------------------------
+# truncated BPTT as a pure function (assignment 3)
+
+
+def elman_weights(model):
+    """An ElmanRNN's weights in truncated_bptt_gradients' argument order (None: no bias)."""
+    rnn, readout = model.rnn, model.output_layer
+    return (
+        rnn.weight_ih_l0,
+        rnn.weight_hh_l0,
+        getattr(rnn, "bias_ih_l0", None),
+        getattr(rnn, "bias_hh_l0", None),
+        readout.weight,
+        readout.bias,
+    )
+
+
+@pytest.mark.parametrize(
+    ("N", "k1", "k2", "nonlinearity", "bias"),
+    [
+        (10, 2, 5, "tanh", True),
+        (10, 3, 4, "tanh", True),
+        (10, 5, 5, "relu", True),
+        (7, 4, 6, "tanh", False),
+        (6, 2, 20, "relu", False),
+        (1, 1, 1, "tanh", True),
+    ],
+    ids=["2-5", "3-4-short-last", "5-5-disjoint-relu", "4-6-no-bias", "k2>N-relu", "N1"],
+)
+def test_truncated_bptt_gradients_equal_stream_train_with_fixed_weights(
+    N, k1, k2, nonlinearity, bias
+):
+    generator = torch.Generator().manual_seed(N * 10 + k1)
+    torch.manual_seed(k2)
+    model = ElmanRNN(I, H, 3, nonlinearity=nonlinearity, bias=bias).double()
+    x = torch.randn(N, 2, I, generator=generator, dtype=torch.float64)
+    y = torch.randn(N, 2, 3, generator=generator, dtype=torch.float64)
+    h0 = torch.randn(2, H, generator=generator, dtype=torch.float64)
+    optimizer = RecordingOptimizer(model.parameters())
+    losses, _ = stream_train(model, optimizer, x, y, k1, k2, mse, h0=h0.unsqueeze(0))
+
+    with torch.no_grad():
+        result = truncated_bptt_gradients(
+            x, y, h0, *elman_weights(model), k1, k2, nonlinearity=nonlinearity
+        )
+    keys = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_out", "bias_out"]
+    present = [key for key in keys if result[key] is not None]
+    assert present == (keys if bias else ["weight_ih", "weight_hh", "weight_out"])
+    assert result["loss"].shape == (math.ceil(N / k1),)
+    torch.testing.assert_close(result["loss"], torch.tensor(losses, dtype=torch.float64))
+    for j, recorded in enumerate(optimizer.steps):  # recorded in model.parameters() order
+        for key, expected in zip(present, recorded, strict=True):
+            torch.testing.assert_close(result[key][j], expected, **EXACT, msg=f"{key}, update {j}")

@@ -114,3 +114,10 @@ def test_find_forbidden_allows_tensor_code():
 def test_unknown_function_is_a_clear_error():
     with pytest.raises(ValueError, match="no grading spec for 'lstm_step'"):
         spec_for("lstm_step")
+
+
+def test_compare_arrays_treats_matching_non_finite_values_as_equal():
+    expected = np.array([np.nan, np.inf, -np.inf, 1.0])
+    assert compare_arrays("x", expected.copy(), expected, 1e-7, 1e-9) is None
+    message = compare_arrays("x", np.array([0.0, np.inf, -np.inf, 1.0]), expected, 1e-7, 1e-9)
+    assert "index (0,)" in message and "got 0" in message and "expected nan" in message

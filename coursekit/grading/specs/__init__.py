@@ -82,7 +82,12 @@ def lit(value: Any) -> dict:
     return {"lit": value}
 
 
-_ASSIGNMENT_MODULES = ("coursekit.grading.specs.rnn",)
+_ASSIGNMENT_MODULES = (
+    "coursekit.grading.specs.rnn",
+    "coursekit.grading.specs.bptt",
+    "coursekit.grading.specs.clipping",
+    "coursekit.grading.specs.lstm",
+)
 
 SPECS: dict[str, FunctionSpec] = {
     spec.name: spec
