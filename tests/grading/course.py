@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import nbformat
 
+from coursekit.grading import harness
 from coursekit.grading.release import run_nbgrader
 
 ROOT = Path(__file__).resolve().parents[2]
-SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
 def source_notebook(name: str) -> Path:
@@ -21,12 +20,7 @@ def source_notebook(name: str) -> Path:
 
 def correct_answers(name: str) -> dict[str, str]:
     """The source's answer cells, markers removed: what a perfect student writes."""
-    nb = nbformat.read(source_notebook(name), as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: SOLUTION_MARKERS.sub("", c.source)
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
+    return harness.correct_answers(source_notebook(name))
 
 
 def filled(release: Path, answers: dict[str, str]) -> nbformat.NotebookNode:

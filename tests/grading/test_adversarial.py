@@ -97,3 +97,18 @@ def test_a_rerun_skips_what_is_graded_and_loses_nothing(graded):
     assert {
         p.name: p.stat().st_mtime_ns for p in results.glob("*.json") if p.name != "_run.json"
     } == {k: v for k, v in stamps.items() if k != "_run.json"}
+
+
+def test_an_interrupted_run_is_completed_by_the_next_one(graded):
+    """As if a run had been killed before these two were graded: the rerun grades only them."""
+    rows, _, output = graded
+    results = output / "results" / "02_recurrent_networks"
+    for student in ("correct", "partially_correct"):
+        (results / f"{student}.json").unlink()
+    stamps = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json") if p.name != "_run.json"}
+    again = grade_class("02_recurrent_networks", SUBMISSIONS, output, course=ROOT, progress=False)
+    assert {r["student"]: r["total"] for r in again} == {
+        s: float(r["total"]) for s, r in rows.items()
+    }
+    untouched = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json") if p.name in stamps}
+    assert untouched == stamps

@@ -1,4 +1,5 @@
-"""coursekit.grading.checks: messages, detection of the reference, and the fast variant harness."""
+"""coursekit.grading.checks and harness: messages, detection of the reference, and the proof
+that every assignment's hidden tests pass its solution and reject every known-wrong variant."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from coursekit.grading import harness
 from coursekit.grading.checks import ReferenceUsed, check_function, compare_arrays, find_forbidden
 from coursekit.grading.specs import SPECS, spec_for
-from tests.grading.course import correct_answers
+from tests.grading.course import correct_answers, source_notebook
 from tests.grading.variants import ASSIGNMENTS
 
 ANSWERS = {name: correct_answers(name) for name in ASSIGNMENTS}
@@ -22,11 +24,12 @@ WRONG = [
 
 
 def _namespace(assignment: str, **replaced: str) -> dict:
-    """Execute an assignment's answers (some replaced) the way a notebook would."""
-    namespace = {"torch": torch}
-    for grade_id, source in {**ANSWERS[assignment], **replaced}.items():
-        exec(compile(source, f"<{grade_id}>", "exec"), namespace)
-    return namespace
+    """The assignment's program (setup and answer cells, some replaced), run in process."""
+    dtype = torch.get_default_dtype()
+    try:
+        return harness.run_program(source_notebook(assignment), **replaced)
+    finally:
+        torch.set_default_dtype(dtype)  # the program's setup cell may change it
 
 
 def test_compare_arrays_reports_first_mismatch_and_both_values():
@@ -51,7 +54,7 @@ def test_compare_arrays_accepts_rounding_differences():
     "assignment, name", [(a, n) for a in sorted(ASSIGNMENTS) for n in ASSIGNMENTS[a].WRONG_VARIANTS]
 )
 def test_the_assignment_solution_passes_every_case(assignment, name):
-    check_function(name, _namespace(assignment)[name], seed=1)
+    assert harness.failures(source_notebook(assignment), seed=1, names=[name]) == {}
 
 
 def test_every_spec_belongs_to_an_assignment():
@@ -62,9 +65,17 @@ def test_every_spec_belongs_to_an_assignment():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_wrong_variant_fails_its_check(assignment, grade_id, label, seed):
     source = ASSIGNMENTS[assignment].WRONG_VARIANTS[grade_id][label]
-    wrong = _namespace(assignment, **{grade_id: source})[grade_id]
-    with pytest.raises(AssertionError):
-        check_function(grade_id, wrong, seed=seed)
+    found = harness.failures(source_notebook(assignment), seed, [grade_id], **{grade_id: source})
+    assert grade_id in found, f"{label!r} passed the hidden tests of {grade_id} (seed {seed})"
+
+
+def test_surviving_variants_reports_a_variant_the_tests_miss():
+    """The harness itself can fail: a 'variant' that is really correct survives."""
+    correct = ANSWERS[RNN]["jordan_step"]
+    survivors = harness.surviving_variants(
+        source_notebook(RNN), {"jordan_step": {"the solution itself": correct}}, seeds=(0,)
+    )
+    assert survivors == [("jordan_step", "the solution itself", 0)]
 
 
 def test_a_wrong_gradient_is_named():
@@ -121,3 +132,9 @@ def test_compare_arrays_treats_matching_non_finite_values_as_equal():
     assert compare_arrays("x", expected.copy(), expected, 1e-7, 1e-9) is None
     message = compare_arrays("x", np.array([0.0, np.inf, -np.inf, 1.0]), expected, 1e-7, 1e-9)
     assert "index (0,)" in message and "got 0" in message and "expected nan" in message
+
+
+def test_the_harness_leaves_torch_settings_as_it_found_them():
+    dtype = torch.get_default_dtype()
+    harness.failures(source_notebook(RNN), seed=0, names=["jordan_step"])
+    assert torch.get_default_dtype() == dtype
