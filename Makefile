@@ -11,7 +11,7 @@ export COURSEKIT_DEVICE ?= cpu
 # Notebooks are executed and re-executed (nbval) with one thread: see tools/notebooks.py.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install book test lint notebooks release clean
+.PHONY: install book test lint notebooks release clean browser-deps publish
 
 install: $(STAMP)
 
@@ -37,7 +37,27 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint book
+# The browser test (tests/book/test_browser.py) needs Debian's Chromium, its driver and a CJK
+# font (Chinese in figures and pages). Installed here when missing; never skipped.
+BROWSER_PKGS := chromium chromium-driver fonts-noto-cjk
+browser-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "missing Debian packages:$$missing (the browser test needs $(BROWSER_PKGS))"; \
+			echo "install them as root: apt-get install -y$$missing"; exit 1; \
+		fi; \
+		echo "installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 \
+			|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; } \
+			|| exit 1; \
+	fi
+
+test: lint book browser-deps
 	$(BIN)/pytest tests
 	$(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider book solutions
 
@@ -48,6 +68,13 @@ notebooks: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/coursekit release
+
+# A clean build of the site, ready for any static host (GitHub Pages: .github/workflows/pages.yml).
+publish: $(STAMP) $(MATHJAX)
+	rm -rf _build/html
+	$(MAKE) book
+	tar -czf _build/site.tar.gz -C _build/html .
+	@echo "The site is _build/html (open _build/html/index.html); packed for a static host as _build/site.tar.gz"
 
 clean:
 	rm -rf _build book/_static/mathjax
