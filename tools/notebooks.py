@@ -56,9 +56,32 @@ def execute(nb: nbformat.NotebookNode, folder: Path) -> None:
     # the machine's core count (nbval re-executes with the same setting, see the Makefile).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     client = NotebookClient(
-        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        nb,
+        timeout=900,
+        kernel_name="python3",
+        record_timing=False,  # no timestamps: a rebuild changes only what really changed
+        resources={"metadata": {"path": str(folder)}},
     )
     client.execute()
+    for cell in nb.cells:  # one output per stream, however the kernel happened to chunk it
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
+
+
+def _coalesce_streams(outputs: list) -> list:
+    merged: list = []
+    for out in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            out.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == out.name
+        ):
+            previous.text += out.text
+        else:
+            merged.append(out)
+    return merged
 
 
 def cell_sources(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:

@@ -469,7 +469,7 @@ print("encoder-decoder", tuple(x.shape), "->", tuple(decoder(context[-1]).shape)
 # {cite}`schuster1997bidirectional` runs two independent RNNs, one forwards and one
 # backwards in time, and concatenates their states:
 #
-# $$
+# \begin{equation}
 # \begin{aligned}
 # \overrightarrow{h}_t &= f\big(\overrightarrow{W}_{ih}\, x_t
 #   + \overrightarrow{W}_{hh}\, \overrightarrow{h}_{t-1} + \overrightarrow{b}\big), \\
@@ -478,7 +478,7 @@ print("encoder-decoder", tuple(x.shape), "->", tuple(decoder(context[-1]).shape)
 # o_t &= \big[\overrightarrow{h}_t \,;\, \overleftarrow{h}_t\big] \in \mathbb{R}^{2h},
 # \end{aligned}
 # \tag{2.5}
-# $$
+# \end{equation}
 #
 # so $o_t$ summarises $x_1, \dots, x_t$ *and* $x_t, \dots, x_T$. Concatenation is the
 # usual way to combine them (torch's); a sum or a mean halves the size. Bidirectional
