@@ -29,6 +29,20 @@ from coursekit.clipping import (
     total_grad_norm,
 )
 from coursekit.device import default_device, seed_everything
+from coursekit.embeddings import (
+    CBOW,
+    BagOfNGrams,
+    DeepCBOW,
+    WordVocab,
+    cbow_forward,
+    embed_via_one_hot,
+    load_rt_polarity,
+    ngram_bucket_ids,
+    one_hot,
+    pad_batch,
+    rt_polarity_split,
+    train_classifier,
+)
 from coursekit.gru import GRU, GRUCell, gru_cell_step, gru_forward, gru_forward_fast
 from coursekit.lstm import (
     LSTM,
@@ -39,6 +53,14 @@ from coursekit.lstm import (
     lstm_forward_fast,
     peephole_lstm_step,
 )
+from coursekit.mlp_lm import (
+    MLPLanguageModel,
+    context_windows,
+    evaluate_mlp_language_model,
+    mlp_lm_forward,
+    train_mlp_language_model,
+)
+from coursekit.ngram import NGramModel, add_k_probability, count_ngrams, lambda_grid, tune_lambdas
 from coursekit.rnn import (
     RNN,
     CharRNN,
@@ -52,6 +74,14 @@ from coursekit.rnn import (
     jordan_step,
     rnn_cell_step,
     rnn_forward,
+)
+from coursekit.sampling import (
+    bits_per_token,
+    greedy,
+    perplexity_from_logits,
+    sample_next,
+    temperature_probs,
+    top_k_filter,
 )
 from coursekit.tcn import TCN, TCNGRU, TCNLSTM, CausalConv1d, TemporalBlock
 
@@ -110,6 +140,35 @@ __all__ = [
     "lstm_forward",
     "lstm_forward_fast",
     "peephole_lstm_step",
+    # chapter 1: coursekit.sampling, coursekit.ngram, coursekit.mlp_lm, coursekit.embeddings
+    "BagOfNGrams",
+    "CBOW",
+    "DeepCBOW",
+    "MLPLanguageModel",
+    "NGramModel",
+    "WordVocab",
+    "add_k_probability",
+    "bits_per_token",
+    "cbow_forward",
+    "context_windows",
+    "count_ngrams",
+    "embed_via_one_hot",
+    "evaluate_mlp_language_model",
+    "greedy",
+    "lambda_grid",
+    "load_rt_polarity",
+    "mlp_lm_forward",
+    "ngram_bucket_ids",
+    "one_hot",
+    "pad_batch",
+    "perplexity_from_logits",
+    "rt_polarity_split",
+    "sample_next",
+    "temperature_probs",
+    "top_k_filter",
+    "train_classifier",
+    "train_mlp_language_model",
+    "tune_lambdas",
 ]
 
 __version__ = "0.1.0"

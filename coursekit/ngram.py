@@ -1,0 +1,317 @@
+"""N-gram language models (N 元语法模型): counts, add-k smoothing, interpolation (chapter 1).
+
+Read first: :func:`count_ngrams` and :func:`add_k_probability`, the two functions students
+write; then :class:`NGramModel`, which counts every order ``1..n`` of a padded text and turns
+the counts into probabilities, Eqs. (1.3)–(1.5); then :func:`tune_lambdas`.
+
+Equations (w_i the i-th token, c(·) a count in the training text, V the vocabulary size):
+
+    (1.1)  p(w_1, ..., w_L) = Π_i p(w_i | w_1, ..., w_{i-1})               chain rule
+    (1.2)  p(w_i | w_1, ..., w_{i-1}) ≈ p(w_i | w_{i-n+1}, ..., w_{i-1})     Markov assumption (马尔可夫假设)
+    (1.3)  p_ML(w | u) = c(u, w) / c(u)                                     maximum likelihood
+    (1.4)  p_k(w | u) = (c(u, w) + k) / (c(u) + k V)                         add-k smoothing (平滑)
+    (1.5)  p_interp(w | u) = Σ_{m=1..n} λ_m p_k(w | last m-1 tokens of u),  Σ λ_m = 1
+    (1.6)  PPL = exp(-(1/N) Σ_i ln p(w_i | context_i))                       perplexity (困惑度)
+    (1.7)  bits per token = log_2 PPL                                         (bits per character)
+
+``c(u)`` in (1.3)–(1.4) is the number of times the context u is followed by a token, i.e.
+``Σ_w c(u, w)``. When ``c(u) = 0``, (1.4) gives ``k / (k V) = 1/V``; we use that value, its
+limit, for ``k = 0`` too, so the maximum-likelihood model (``k = 0``) falls back to uniform on
+an unseen context instead of dividing by zero.
+
+Padding: a sequence ``w_1 .. w_L`` is scored as ``<s>^(n-1) w_1 .. w_L </s>``: the ``n - 1``
+begin symbols ``<s>`` give the first tokens a full context and are never predicted; the end
+symbol ``</s>`` is predicted once, so a sequence of L tokens has N = L + 1 predictions.
+A long text (Tiny Shakespeare) is one sequence. The vocabulary is every training token,
+plus ``</s>`` and ``<unk>``; a token never seen in training is read as ``<unk>`` (it has
+count 0, so smoothing gives it a small probability, and nothing crashes).
+
+Dimension glossary:
+
+    n  order of the model (n - 1 tokens of context)     V  vocabulary size (predictable tokens)
+    L  tokens in a sequence                              N  predictions, L + 1
+
+Tests: tests/test_ngram.py (hand counts on tiny texts, sums over the vocabulary, perplexity by
+hand).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import torch
+
+from coursekit.data import UNK, UNK_REPLACEMENT
+from coursekit.sampling import sample_next
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "NGramModel",
+    "add_k_probability",
+    "count_ngrams",
+    "lambda_grid",
+    "tune_lambdas",
+]
+
+BOS = "<s>"
+EOS = "</s>"
+LEVELS = ("char", "word")
+SMOOTHINGS = ("add_k", "interpolation")
+
+
+def count_ngrams(tokens: Sequence, n: int) -> Counter:
+    """Counts of every run of ``n`` consecutive tokens: ``Counter({(w_1, ..., w_n): count})``.
+
+    ``count_ngrams("abab", 2) == Counter({("a", "b"): 2, ("b", "a"): 1})``. No padding is
+    added; a sequence shorter than ``n`` has no n-grams.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    tokens = list(tokens)
+    return Counter(zip(*(tokens[i:] for i in range(n)), strict=False))  # stops at the shortest
+
+
+def add_k_probability(count_ngram: float, count_context: float, vocab_size: int, k: float) -> float:
+    """Eq. (1.4): ``(c(u, w) + k) / (c(u) + k V)``; ``1 / V`` when both counts and k are 0.
+
+    ``k = 1`` is Laplace (add-one) smoothing, ``k = 0`` the maximum-likelihood estimate (1.3).
+    """
+    if k < 0:
+        raise ValueError(f"k must be >= 0; got {k!r}")
+    if vocab_size < 1:
+        raise ValueError(f"vocab_size must be >= 1; got {vocab_size!r}")
+    denominator = count_context + k * vocab_size
+    if denominator == 0:  # an unseen context with k = 0: the k -> 0 limit of (1.4)
+        return 1.0 / vocab_size
+    return (count_ngram + k) / denominator
+
+
+class NGramModel:
+    """An n-gram model of characters or words with add-k smoothing or interpolation.
+
+    ``NGramModel(n, level="char"|"word", smoothing="add_k"|"interpolation", k=1.0,
+    lambdas=None)``. ``smoothing="add_k"`` is Eq. (1.4) on order n; ``"interpolation"`` is
+    Eq. (1.5), mixing the add-k estimates of orders 1..n with weights ``lambdas``
+    (``lambdas[m - 1]`` for order m; default uniform; tune them on held-out text with
+    :func:`tune_lambdas`). So ``lambdas=(0, ..., 0, 1)`` is the plain add-k n-gram model.
+
+    Tokens: a ``str`` is split into characters (``level="char"``) or on whitespace
+    (``level="word"``); any other sequence of strings is used as it is.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        level: str = "char",
+        smoothing: str = "add_k",
+        k: float = 1.0,
+        lambdas: Sequence[float] | None = None,
+    ):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an integer >= 1; got {n!r}")
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}; got {level!r}")
+        if smoothing not in SMOOTHINGS:
+            raise ValueError(f"smoothing must be one of {SMOOTHINGS}; got {smoothing!r}")
+        if not k >= 0:
+            raise ValueError(f"k must be >= 0; got {k!r}")
+        self.n, self.level, self.smoothing, self.k = n, level, smoothing, float(k)
+        self.lambdas = _check_lambdas(lambdas, n) if lambdas is not None else (1.0 / n,) * n
+        self.vocab: list[str] = []
+        self.counts: list[Counter] = []  # counts[m - 1][(u_1, ..., u_{m-1}, w)], orders 1..n
+        self.context_counts: list[Counter] = []  # context_counts[m - 1][u] = Σ_w c(u, w)
+        self._vocab_set: set[str] = set()
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def tokenize(self, tokens: str | Iterable[str]) -> list[str]:
+        """A ``str`` -> characters or whitespace-separated words (by ``level``); else a list."""
+        if isinstance(tokens, str):
+            return list(tokens) if self.level == "char" else tokens.split()
+        return list(tokens)
+
+    def _known(self, tokens: Iterable[str]) -> list[str]:
+        return [t if t in self._vocab_set or t == BOS else UNK for t in tokens]
+
+    def _padded(self, tokens: list[str]) -> list[str]:
+        return [BOS] * (self.n - 1) + tokens + [EOS]  # L + n tokens, N = L + 1 predictions
+
+    # -- fitting -----------------------------------------------------------------------------
+
+    def fit(self, tokens: str | Iterable[str]) -> NGramModel:
+        """Count the orders 1..n of the padded training text; return ``self``."""
+        tokens = self.tokenize(tokens)
+        self.vocab = sorted(set(tokens) - {BOS, EOS, UNK}) + [EOS, UNK]
+        self._vocab_set = set(self.vocab)
+        padded = self._padded(tokens)
+        self.counts, self.context_counts = [], []
+        for m in range(1, self.n + 1):
+            # start at n - m, so each prediction (w_1 .. w_L, </s>) ends exactly one m-gram
+            counts = count_ngrams(padded[self.n - m :], m)
+            contexts: Counter = Counter()
+            for gram, c in counts.items():
+                contexts[gram[:-1]] += c
+            self.counts.append(counts)
+            self.context_counts.append(contexts)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not self.counts:
+            raise ValueError("the model is not fitted yet; call fit(tokens) first")
+
+    # -- probabilities -----------------------------------------------------------------------
+
+    def _order_prob(self, m: int, context: tuple, token: str) -> float:
+        """Eq. (1.4) for order m; ``context`` holds at least the last m - 1 tokens."""
+        u = context[len(context) - (m - 1) :] if m > 1 else ()
+        return add_k_probability(
+            self.counts[m - 1].get(u + (token,), 0),
+            self.context_counts[m - 1].get(u, 0),
+            len(self.vocab),
+            self.k,
+        )
+
+    def _component_probs(self, context: tuple, token: str) -> list[float]:
+        """[p_k(token | context) for orders 1..n] (used by interpolation and tune_lambdas)."""
+        return [self._order_prob(m, context, token) for m in range(1, self.n + 1)]
+
+    def _prob(self, context: tuple, token: str) -> float:
+        if self.smoothing == "add_k":
+            return self._order_prob(self.n, context, token)
+        return sum(
+            lam * p
+            for lam, p in zip(self.lambdas, self._component_probs(context, token), strict=True)
+        )
+
+    def _context(self, context: str | Iterable[str]) -> tuple:
+        """The last n - 1 tokens of ``context``, left-padded with <s>, unknowns as <unk>."""
+        known = self._known(self.tokenize(context))
+        padded = [BOS] * (self.n - 1) + known
+        return tuple(padded[len(padded) - (self.n - 1) :]) if self.n > 1 else ()
+
+    def prob(self, token: str, context: str | Iterable[str] = ()) -> float:
+        """``p(token | context)``; only the last n - 1 tokens of ``context`` matter.
+
+        A context shorter than n - 1 tokens is left-padded with <s> (the start of a sequence);
+        an unknown token or context token is read as <unk>. ``token`` may be ``"</s>"``.
+        """
+        self._check_fitted()
+        if token == BOS:
+            raise ValueError(f"{BOS!r} is only a context symbol; it is never predicted")
+        (token,) = self._known([token])
+        return self._prob(self._context(context), token)
+
+    def distribution(self, context: str | Iterable[str] = ()) -> torch.Tensor:
+        """``p(w | context)`` for every w in ``self.vocab``, a float64 tensor (V,) summing to 1."""
+        self._check_fitted()
+        u = self._context(context)
+        return torch.tensor([self._prob(u, w) for w in self.vocab], dtype=torch.float64)
+
+    def _predictions(self, tokens: str | Iterable[str]):
+        """(context, token) for each of the N = L + 1 predictions of a padded sequence."""
+        padded = self._padded(self._known(self.tokenize(tokens)))
+        for i in range(self.n - 1, len(padded)):
+            yield tuple(padded[i - self.n + 1 : i]), padded[i]
+
+    def log_prob_sequence(self, tokens: str | Iterable[str]) -> float:
+        """Eq. (1.1) under (1.2): ``Σ_i ln p(w_i | context_i)`` over w_1 .. w_L and </s>."""
+        self._check_fitted()
+        return sum(_log(self._prob(u, w)) for u, w in self._predictions(tokens))
+
+    def num_predictions(self, tokens: str | Iterable[str]) -> int:
+        """N = L + 1: the tokens of the sequence and its </s>."""
+        return len(self.tokenize(tokens)) + 1
+
+    def perplexity(self, tokens: str | Iterable[str]) -> float:
+        """Eq. (1.6): ``exp(-log_prob_sequence / N)``."""
+        return math.exp(-self.log_prob_sequence(tokens) / self.num_predictions(tokens))
+
+    def bits_per_token(self, tokens: str | Iterable[str]) -> float:
+        """Eq. (1.7): ``-log_prob_sequence / (N ln 2)``; bits per character at ``level="char"``."""
+        return -self.log_prob_sequence(tokens) / (self.num_predictions(tokens) * math.log(2))
+
+    # -- generation --------------------------------------------------------------------------
+
+    def generate(
+        self,
+        length: int,
+        generator: torch.Generator,
+        prefix: str | Iterable[str] = (),
+        temperature: float = 1.0,
+    ) -> str | list[str]:
+        """Sample up to ``length`` tokens after ``prefix`` (not included in the result).
+
+        Each token is drawn from :meth:`distribution` of the tokens so far with
+        :func:`coursekit.sampling.sample_next` (``temperature`` as there). Generation stops
+        early when ``</s>`` is drawn (it is not included). Returns a ``str`` (``<unk>`` as "�") at
+        ``level="char"`` and a list of words at ``level="word"``.
+        """
+        self._check_fitted()
+        history = self._known(self.tokenize(prefix))
+        out: list[str] = []
+        for _ in range(length):
+            probs = self.distribution(history)  # (V,)
+            index = sample_next(torch.log(probs), temperature=temperature, generator=generator)
+            token = self.vocab[int(index)]
+            if token == EOS:
+                break
+            out.append(token)
+            history.append(token)
+        if self.level == "char":  # <unk> shows as "\ufffd", as in coursekit.data.Vocab.decode
+            return "".join(UNK_REPLACEMENT if t == UNK else t for t in out)
+        return out
+
+
+def _log(p: float) -> float:
+    return math.log(p) if p > 0 else -math.inf  # p = 0 only with k = 0 (no smoothing)
+
+
+def _check_lambdas(lambdas: Sequence[float], n: int) -> tuple[float, ...]:
+    lambdas = tuple(float(x) for x in lambdas)
+    if len(lambdas) != n or min(lambdas) < 0 or not math.isclose(sum(lambdas), 1.0):
+        raise ValueError(
+            f"lambdas must be {n} non-negative weights (orders 1..{n}) summing to 1; got {lambdas}"
+        )
+    return lambdas
+
+
+def lambda_grid(n: int, step: float = 0.1) -> list[tuple[float, ...]]:
+    """Every ``(λ_1, ..., λ_n)`` on a grid of ``step`` with ``λ_m >= 0`` and ``Σ λ_m = 1``."""
+    units = round(1 / step)
+    if not math.isclose(units * step, 1.0):
+        raise ValueError(f"step must divide 1 (0.1, 0.25, ...); got {step!r}")
+    grid = []
+    for head in itertools.product(range(units + 1), repeat=n - 1):
+        if sum(head) <= units:
+            grid.append(tuple(h / units for h in head) + ((units - sum(head)) / units,))
+    return grid
+
+
+def tune_lambdas(
+    model: NGramModel,
+    heldout: str | Iterable[str],
+    grid: Iterable[Sequence[float]] | None = None,
+) -> tuple[float, ...]:
+    """The λ of ``grid`` (default :func:`lambda_grid`) with the highest held-out log-probability.
+
+    The component probabilities of orders 1..n are computed once for the held-out text
+    ((N, n) tensor), so each candidate costs one matrix-vector product. The best λ is stored in
+    ``model.lambdas`` (and ``model.smoothing`` set to ``"interpolation"``) and returned.
+    """
+    model._check_fitted()
+    grid = lambda_grid(model.n) if grid is None else [_check_lambdas(g, model.n) for g in grid]
+    components = torch.tensor(
+        [model._component_probs(u, w) for u, w in model._predictions(heldout)],
+        dtype=torch.float64,
+    )  # (N, n)
+    candidates = torch.tensor(grid, dtype=torch.float64)  # (G, n)
+    log_likelihood = torch.cat(
+        [torch.log(components @ chunk.T).sum(dim=0) for chunk in candidates.split(64)]
+    )  # (G,); in chunks, as (N, G) would be large for a long held-out text
+    best = tuple(grid[int(torch.argmax(log_likelihood))])
+    model.lambdas, model.smoothing = best, "interpolation"
+    return best
