@@ -16,22 +16,10 @@ import torch
 import coursekit.gru
 import coursekit.lstm
 from coursekit import GRU, GRUCell, gru_cell_step, gru_forward, gru_forward_fast
+from tests.torch_compare import assert_all_close
 
 T, B, I, H = 5, 3, 4, 6  # noqa: E741 (the glossary's names)
-TOLERANCE = {
-    torch.float64: {"atol": 1e-10, "rtol": 0.0},
-    torch.float32: {"atol": 1e-5, "rtol": 0.0},
-}
 F64 = torch.float64
-
-
-def assert_all_close(actual, expected, dtype=F64):
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected, strict=True):
-        if e is None:
-            assert a is None
-        else:
-            torch.testing.assert_close(a, e, **TOLERANCE[dtype])
 
 
 def gru_pair(dtype=F64, fast=True, **kwargs):

@@ -23,25 +23,13 @@ from coursekit import (
     lstm_forward_fast,
     peephole_lstm_step,
 )
+from tests.torch_compare import assert_all_close
 
 T, B, I, H, P = 5, 3, 4, 6, 3  # noqa: E741 (the glossary's names; P = proj_size when used)
-TOLERANCE = {
-    torch.float64: {"atol": 1e-10, "rtol": 0.0},
-    torch.float32: {"atol": 1e-5, "rtol": 0.0},
-}
 F64 = torch.float64
 
 # torch falls back from oneDNN for projections and says so; that is torch's business, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
-
-
-def assert_all_close(actual, expected, dtype=F64):
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected, strict=True):
-        if e is None:
-            assert a is None
-        else:
-            torch.testing.assert_close(a, e, **TOLERANCE[dtype])
 
 
 def lstm_pair(dtype=F64, fast=True, **kwargs):

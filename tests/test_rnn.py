@@ -27,26 +27,14 @@ from coursekit import (
     rnn_cell_step,
     rnn_forward,
 )
+from tests.torch_compare import assert_all_close
 
 T, B, I, H = 5, 3, 4, 6  # noqa: E741 (the glossary's names)
-TOLERANCE = {
-    torch.float64: {"atol": 1e-10, "rtol": 0.0},
-    torch.float32: {"atol": 1e-5, "rtol": 0.0},
-}
 
 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
-
-
-def assert_all_close(actual, expected, dtype=torch.float64):
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected, strict=True):
-        if e is None:
-            assert a is None
-        else:
-            torch.testing.assert_close(a, e, **TOLERANCE[dtype])
 
 
 def rnn_pair(dtype=torch.float64, **kwargs):
