@@ -62,7 +62,7 @@ test: lint book browser-deps
 	$(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider book solutions
 
 # Authors: rebuild every notebook from nbsrc/, execute it, and regenerate exercises/.
-notebooks: $(STAMP)
+notebooks: $(STAMP) browser-deps  # chapter figures draw Chinese with the CJK font it installs
 	$(BIN)/python tools/notebooks.py
 	$(BIN)/coursekit release
 

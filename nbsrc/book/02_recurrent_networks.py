@@ -49,6 +49,7 @@ from coursekit import (
     seed_everything,
 )
 from coursekit.data import Vocab, load_tiny_shakespeare, split_text, tang_poems_text
+from coursekit.plots import use_cjk_font
 from coursekit.train import evaluate_language_model, train_language_model
 
 device = coursekit.default_device()  # the book is executed on the CPU
@@ -687,6 +688,26 @@ poem_ids = poem_vocab.encode(poems)
 print(f"{poems.count(chr(10))} poems, {len(poem_ids):,} characters, {len(poem_vocab)} in vocab")
 print(poems.splitlines()[0])
 
+# %% [markdown]
+# Before any model, the unigram view: which characters the quatrains use most. (Drawing
+# Chinese labels needs a font that has the glyphs; `coursekit.plots.use_cjk_font` picks an
+# installed Noto Sans CJK for matplotlib, whose default font would draw empty boxes.)
+
+# %%
+use_cjk_font()
+char_counts = Counter(ch for ch in poems if ch not in "，。？！；\n")
+top = char_counts.most_common(20)
+total = sum(char_counts.values())
+fig, ax = plt.subplots(figsize=(8, 3))
+ax.bar([ch for ch, _ in top], [100 * n / total for _, n in top], color="#4c72b0")
+ax.set_ylabel("share of all characters (%)")
+ax.set_title("五言绝句: the 20 most frequent characters")
+plt.show()
+print(
+    f"the top 20 of {len(char_counts)} characters cover {100 * sum(n for _, n in top) / total:.1f}%"
+)
+
+# %%
 seed_everything(0)
 poet = CharRNN(len(poem_vocab), embedding_dim=64, hidden_size=256).to(device)
 poem_history = train_language_model(
