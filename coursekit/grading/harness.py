@@ -71,16 +71,17 @@ def failures(
 
     ``names`` limits the check to those functions (default: every graded function).
     """
-    namespace = run_program(source_path, **replaced)
     graded = [
         n for _, _, cell_names in graded_cells(read_notebook(source_path)) for n in cell_names
     ]
     found = {}
-    for name in names or graded:
-        try:
-            check_function(name, namespace.get(name), seed=seed)
-        except AssertionError as exc:
-            found[name] = str(exc)
+    with _torch_settings_restored():
+        namespace = run_program(source_path, **replaced)
+        for name in names or graded:
+            try:
+                check_function(name, namespace.get(name), seed=seed)
+            except AssertionError as exc:
+                found[name] = str(exc)
     return found
 
 
