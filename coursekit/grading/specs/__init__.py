@@ -65,13 +65,16 @@ class SpecBuilder:
         """(weight_ih, weight_hh, bias_ih, bias_hh) as one tuple argument."""
         return {"seq": self.rnn_params(hidden, inputs, bias)}
 
-    def rnn_params(self, hidden: int, inputs: int, bias: bool = True) -> list[dict]:
+    def rnn_params(self, hidden: int, inputs: int, bias: bool = True, gates: int = 1) -> list[dict]:
+        """weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,) or None, at torch's
+        init scale 1/sqrt(H); G = 1 for an RNN, 4 for an LSTM, 3 for a GRU."""
         scale = 1.0 / hidden**0.5
+        rows = gates * hidden
         return [
-            self.tensor(hidden, inputs, scale=scale),
-            self.tensor(hidden, hidden, scale=scale),
-            self.tensor(hidden, scale=scale) if bias else {"lit": None},
-            self.tensor(hidden, scale=scale) if bias else {"lit": None},
+            self.tensor(rows, inputs, scale=scale),
+            self.tensor(rows, hidden, scale=scale),
+            self.tensor(rows, scale=scale) if bias else {"lit": None},
+            self.tensor(rows, scale=scale) if bias else {"lit": None},
         ]
 
     def case(self, label: str, args: list, **kwargs) -> Case:

@@ -28,17 +28,6 @@ LSTM_FORBIDDEN = (
 )
 
 
-def _gate_params(b: SpecBuilder, gates: int, hidden: int, inputs: int, bias: bool) -> list[dict]:
-    """weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,) or None, torch's scale."""
-    scale = 1.0 / hidden**0.5
-    return [
-        b.tensor(gates * hidden, inputs, scale=scale),
-        b.tensor(gates * hidden, hidden, scale=scale),
-        b.tensor(gates * hidden, scale=scale) if bias else lit(None),
-        b.tensor(gates * hidden, scale=scale) if bias else lit(None),
-    ]
-
-
 def _lstm_cell_step_cases(g: torch.Generator) -> list[Case]:
     cases = []
     for label, batch, inputs, hidden, bias in [
@@ -50,7 +39,7 @@ def _lstm_cell_step_cases(g: torch.Generator) -> list[Case]:
         b = SpecBuilder(g)
         x = b.tensor(batch, inputs, scale=1.5)
         state = {"seq": [b.tensor(batch, hidden, scale=1.5), b.tensor(batch, hidden, scale=2.0)]}
-        cases.append(b.case(label, [x, state, *_gate_params(b, 4, hidden, inputs, bias)]))
+        cases.append(b.case(label, [x, state, *b.rnn_params(hidden, inputs, bias, gates=4)]))
     return cases
 
 
@@ -64,7 +53,7 @@ def _gru_cell_step_cases(g: torch.Generator) -> list[Case]:
     ]:
         b = SpecBuilder(g)
         x, h_prev = b.tensor(batch, inputs, scale=1.5), b.tensor(batch, hidden, scale=1.5)
-        cases.append(b.case(label, [x, h_prev, *_gate_params(b, 3, hidden, inputs, bias)]))
+        cases.append(b.case(label, [x, h_prev, *b.rnn_params(hidden, inputs, bias, gates=3)]))
     return cases
 
 
@@ -79,7 +68,7 @@ def _lstm_forward_cases(g: torch.Generator) -> list[Case]:
         b = SpecBuilder(g)
         x = b.tensor(steps, batch, inputs, scale=1.5)
         state = {"seq": [b.tensor(batch, hidden, scale=1.5), b.tensor(batch, hidden, scale=2.0)]}
-        cases.append(b.case(label, [x, state, *_gate_params(b, 4, hidden, inputs, bias)]))
+        cases.append(b.case(label, [x, state, *b.rnn_params(hidden, inputs, bias, gates=4)]))
     return cases
 
 
