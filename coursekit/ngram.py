@@ -1,7 +1,8 @@
 """N-gram language models (N 元语法模型): counts, add-k smoothing, interpolation (chapter 1).
 
-Read first: :func:`count_ngrams` and :func:`add_k_probability`, the two functions students
-write; then :class:`NGramModel`, which counts every order ``1..n`` of a padded text and turns
+Read first: :func:`count_ngrams` and :func:`add_k_probability`; then their tensor twins
+:func:`ngram_counts` and :func:`add_k_smoothing`, which students write in assignment 1 (a
+table of counts over a small vocabulary of ids); then :class:`NGramModel`, which counts every order ``1..n`` of a padded text and turns
 the counts into probabilities, Eqs. (1.3)–(1.5); then :func:`tune_lambdas`.
 
 Equations (w_i the i-th token, c(·) a count in the training text, V the vocabulary size):
@@ -52,7 +53,9 @@ __all__ = [
     "EOS",
     "NGramModel",
     "add_k_probability",
+    "add_k_smoothing",
     "count_ngrams",
+    "ngram_counts",
     "lambda_grid",
     "tune_lambdas",
 ]
@@ -88,6 +91,47 @@ def add_k_probability(count_ngram: float, count_context: float, vocab_size: int,
     if denominator == 0:  # an unseen context with k = 0: the k -> 0 limit of (1.4)
         return 1.0 / vocab_size
     return (count_ngram + k) / denominator
+
+
+def ngram_counts(ids: torch.Tensor, n: int, vocab_size: int) -> torch.Tensor:
+    """The n-gram counts of a sequence of ids as a table: ``counts[u_1, ..., u_{n-1}, w]``.
+
+    ids (L,) long with values in ``[0, vocab_size)`` -> a float64 tensor of shape
+    ``(vocab_size,) * n`` holding ``c(u, w)``, the number of positions i with
+    ``ids[i : i + n] == (u_1, ..., u_{n-1}, w)``: the L - n + 1 windows of :func:`count_ngrams`,
+    with no padding. Summing over the last axis gives the context counts ``c(u)`` of Eq. (1.4).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
+        got = f"{tuple(ids.shape)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids)
+        raise ValueError(f"ids must be a 1-D LongTensor (L,); got {got}")
+    if len(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"ids must lie in [0, {vocab_size}); got {ids.min()}..{ids.max()}")
+    counts = torch.zeros((vocab_size,) * n, dtype=torch.float64)
+    windows = ids.unfold(0, n, 1) if len(ids) >= n else ids.new_zeros((0, n))  # (L-n+1, n)
+    counts.index_put_(
+        tuple(windows.T), torch.ones(len(windows), dtype=torch.float64), accumulate=True
+    )
+    return counts
+
+
+def add_k_smoothing(counts: torch.Tensor, k: float) -> torch.Tensor:
+    """Eq. (1.4) on a whole table: ``p[u, w] = (c(u, w) + k) / (c(u) + k V)``.
+
+    counts (V,) * n (float) -> conditional probabilities of the same shape; each row over the
+    last axis (the next token w) sums to 1. ``c(u)`` is the sum of the row. A row with
+    ``c(u) + kV = 0`` (an unseen context and k = 0) is uniform, ``1 / V``, as in
+    :func:`add_k_probability`. Differentiable in ``counts``.
+    """
+    if not k >= 0:
+        raise ValueError(f"k must be >= 0; got {k!r}")
+    vocab_size = counts.shape[-1]
+    numerator = counts + k  # (..., V)
+    denominator = counts.sum(dim=-1, keepdim=True) + k * vocab_size  # (..., 1)
+    uniform = torch.full_like(numerator, 1.0 / vocab_size)
+    empty = denominator == 0
+    return torch.where(empty, uniform, numerator / torch.where(empty, 1.0, denominator))
 
 
 class NGramModel:

@@ -18,8 +18,10 @@ from coursekit.ngram import (
     EOS,
     NGramModel,
     add_k_probability,
+    add_k_smoothing,
     count_ngrams,
     lambda_grid,
+    ngram_counts,
     tune_lambdas,
 )
 
@@ -67,6 +69,55 @@ def test_add_k_probability_formula():
 def test_add_k_probability_of_unseen_context_is_uniform():
     assert add_k_probability(0, 0, 8, 1.0) == pytest.approx(1 / 8)
     assert add_k_probability(0, 0, 8, 0.0) == pytest.approx(1 / 8)
+
+
+def test_ngram_counts_table_matches_hand_counts():
+    ids = torch.tensor([0, 1, 2, 0, 1, 0])  # "abcaba"
+    bigrams = ngram_counts(ids, 2, 3)
+    expected = torch.zeros(3, 3, dtype=torch.float64)
+    expected[0, 1] = 2  # ab twice
+    expected[1, 2] = expected[2, 0] = expected[1, 0] = 1  # bc, ca, ba
+    assert torch.equal(bigrams, expected)
+    assert torch.equal(
+        ngram_counts(ids, 1, 4), torch.tensor([3.0, 2.0, 1.0, 0.0], dtype=torch.float64)
+    )
+    assert ngram_counts(ids, 3, 3)[0, 1, 2] == 1 and ngram_counts(ids, 3, 3).sum() == 4
+    assert torch.equal(ngram_counts(ids[:2], 3, 3), torch.zeros(3, 3, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_ngram_counts_table_agrees_with_count_ngrams(n):
+    g = torch.Generator().manual_seed(n)
+    ids = torch.randint(0, 5, (40,), generator=g)
+    table = ngram_counts(ids, n, 5)
+    counter = count_ngrams(ids.tolist(), n)
+    assert table.sum() == 40 - n + 1
+    for index in itertools.product(range(5), repeat=n):
+        assert table[index] == counter.get(index, 0)
+
+
+def test_ngram_counts_rejects_bad_ids():
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 3\)"):
+        ngram_counts(torch.tensor([0, 3]), 2, 3)
+    with pytest.raises(ValueError, match="1-D LongTensor"):
+        ngram_counts(torch.tensor([0.0, 1.0]), 2, 3)
+
+
+@pytest.mark.parametrize("k", [0.0, 0.5, 1.0])
+def test_add_k_smoothing_table_agrees_with_add_k_probability(k):
+    counts = torch.tensor([[3.0, 0.0, 1.0], [0.0, 0.0, 0.0], [2.0, 2.0, 0.0]], dtype=torch.float64)
+    probs = add_k_smoothing(counts, k)
+    for u in range(3):
+        for w in range(3):
+            assert probs[u, w].item() == pytest.approx(
+                add_k_probability(counts[u, w].item(), counts[u].sum().item(), 3, k)
+            )
+    torch.testing.assert_close(probs.sum(-1), torch.ones(3, dtype=torch.float64))
+
+
+def test_add_k_smoothing_gradient_matches_finite_differences():
+    counts = torch.rand(3, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda c: add_k_smoothing(c, 0.5), (counts,))
 
 
 def test_fit_pads_with_begin_and_end_symbols():

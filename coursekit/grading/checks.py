@@ -81,12 +81,16 @@ def _describe_leaves(case: Case) -> list[str]:
     """Human names of the differentiable leaves, in the order evaluate() collects them."""
     names: list[str] = []
 
-    def walk(spec: Any, label: str) -> None:
+    def walk(spec: Any, label: str) -> None:  # the same rule as evaluate.build_args
         if "t" in spec:
-            names.append(label)
+            if spec.get("dtype", "float64") == "float64" and spec.get("grad", True):
+                names.append(label)
         elif "seq" in spec:
             for i, item in enumerate(spec["seq"]):
                 walk(item, f"{label}[{i}]")
+        elif "map" in spec:
+            for key, item in spec["map"].items():
+                walk(item, f"{label}[{key!r}]")
 
     for i, arg in enumerate(case.args):
         walk(arg, f"argument {i}")
@@ -98,7 +102,9 @@ def _describe_leaves(case: Case) -> list[str]:
 def compare_evaluations(
     spec: FunctionSpec, case: Case, got: dict[str, np.ndarray], expected: dict[str, np.ndarray]
 ) -> str | None:
-    """Compare outputs first, then the gradient with respect to every input."""
+    """Compare outputs first, then the gradient with respect to every input (or ``spec.compare``)."""
+    if spec.compare is not None:
+        return spec.compare(case, got, expected)
     leaves = _describe_leaves(case)
     if int(got.get("n", -1)) != int(expected["n"]):
         return f"returned {int(got.get('n', -1))} output(s); expected {int(expected['n'])}"

@@ -8,8 +8,10 @@ it returns numbers, and the comparison with the reference happens in the grader'
 Arguments travel as a small JSON-able structure whose leaves name arrays:
 
     {"t": "a0"}                  a float64 tensor from the array store (gradients are taken)
+    {"t": "a0", "dtype": "int64"} a tensor of another dtype (token ids, masks): no gradient
     {"seq": [<arg>, ...]}        a tuple of arguments (e.g. a 4-tuple of weights)
     {"lit": <json value>}        a literal: a string, a number, None
+    {"gen": <seed>}              a fresh ``torch.Generator`` seeded with ``seed`` (sampling)
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def build_args(spec: Any, arrays: dict[str, np.ndarray], leaves: list[torch.Tens
         return {key: build_args(item, arrays, leaves) for key, item in spec["map"].items()}
     if "lit" in spec:
         return spec["lit"]
+    if "gen" in spec:
+        return torch.Generator().manual_seed(int(spec["gen"]))
     raise ValueError(f"unknown argument spec {spec!r}")
 
 

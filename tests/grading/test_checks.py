@@ -143,3 +143,25 @@ def test_the_harness_leaves_torch_settings_as_it_found_them():
         assert torch.get_default_dtype() == torch.float32
     finally:
         torch.set_default_dtype(dtype)
+
+
+def test_integer_and_generator_arguments_and_leaf_names():
+    from coursekit.grading.checks import _describe_leaves
+    from coursekit.grading.evaluate import build_args
+    from coursekit.grading.specs import Case
+
+    arrays = {"a0": np.array([1, 0, 2]), "a1": np.ones((3, 2)), "a2": np.array([True, False])}
+    args = [
+        {"t": "a0", "dtype": "int64"},
+        {"map": {"w": {"t": "a1"}}},
+        {"t": "a2", "dtype": "bool"},
+        {"gen": 7},
+    ]
+    leaves: list[torch.Tensor] = []
+    ids, params, mask, gen = (build_args(a, arrays, leaves) for a in args)
+    assert ids.dtype == torch.int64 and not ids.requires_grad and mask.dtype == torch.bool
+    assert [leaf is params["w"] for leaf in leaves] == [True]
+    expected = torch.rand(4, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(torch.rand(4, generator=gen), expected)
+    # the names of the gradients' leaves skip the integer and boolean tensors
+    assert _describe_leaves(Case("c", args, {}, arrays)) == ["argument 1['w']"]

@@ -41,6 +41,9 @@ class FunctionSpec:
     rtol: float = 1e-7
     atol: float = 1e-9
     gradients: bool = True  # compare the gradient with respect to every float input
+    # compare(case, got, expected) -> a problem or None, replacing the element-wise comparison
+    # of outputs and gradients (sampling is judged by its distribution, not by equal draws)
+    compare: Callable[[Case, dict, dict], str | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def reference_function(self) -> Callable:
