@@ -60,7 +60,15 @@ from coursekit.mlp_lm import (
     mlp_lm_forward,
     train_mlp_language_model,
 )
-from coursekit.ngram import NGramModel, add_k_probability, count_ngrams, lambda_grid, tune_lambdas
+from coursekit.ngram import (
+    NGramModel,
+    add_k_probability,
+    add_k_smoothing,
+    count_ngrams,
+    lambda_grid,
+    ngram_counts,
+    tune_lambdas,
+)
 from coursekit.rnn import (
     RNN,
     CharRNN,
@@ -76,7 +84,9 @@ from coursekit.rnn import (
     rnn_forward,
 )
 from coursekit.sampling import (
+    WUJUE_TEMPLATE,
     bits_per_token,
+    fill_template,
     greedy,
     perplexity_from_logits,
     sample_next,
@@ -148,10 +158,14 @@ __all__ = [
     "NGramModel",
     "WordVocab",
     "add_k_probability",
+    "add_k_smoothing",
     "bits_per_token",
     "cbow_forward",
     "context_windows",
     "count_ngrams",
+    "fill_template",
+    "ngram_counts",
+    "WUJUE_TEMPLATE",
     "embed_via_one_hot",
     "evaluate_mlp_language_model",
     "greedy",

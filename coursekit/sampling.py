@@ -6,6 +6,8 @@ from the tempered distribution, optionally restricted to the ``top_k`` largest l
 (Eq. (1.16)). Randomness comes only from an explicit ``torch.Generator``, so a seeded
 generator gives the same text every time. :func:`perplexity_from_logits` and
 :func:`bits_per_token` score a model on held-out text, Eqs. (1.6) and (1.7).
+:func:`fill_template` samples text of a fixed form (a five-character quatrain,
+``WUJUE_TEMPLATE``) from any model that gives next-token logits.
 
 Equations (z are the logits, τ the temperature):
 
@@ -28,12 +30,16 @@ Tests: tests/test_sampling.py (exact enumeration on tiny vocabularies, torch's c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "SLOT",
+    "WUJUE_TEMPLATE",
     "bits_per_token",
+    "fill_template",
     "greedy",
     "perplexity_from_logits",
     "sample_next",
@@ -133,3 +139,55 @@ def bits_per_token(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """
     flat_logits, flat_targets = _flatten_scores(logits, targets)
     return F.cross_entropy(flat_logits, flat_targets) / math.log(2)
+
+
+SLOT = "○"  # a place in a template that the model fills
+WUJUE_TEMPLATE = "○○○○○，○○○○○。○○○○○，○○○○○。"  # 五言绝句: four lines of five characters
+
+
+def _is_character(token: str) -> bool:
+    return len(token) == 1 and token.isalpha()
+
+
+def fill_template(
+    next_logits: Callable[[list[str]], torch.Tensor],
+    vocab: Sequence[str],
+    template: str,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    history: Sequence[str] = (),
+    allowed: Callable[[str], bool] = _is_character,
+) -> str:
+    """Sample text of a fixed form: each ``SLOT`` of ``template`` is drawn, the rest is copied.
+
+    ``next_logits(tokens) -> (V,)`` gives the model's logits over ``vocab`` for the token after
+    ``tokens`` (the ``history`` followed by what is written so far). At a slot the tokens for
+    which ``allowed`` is False get logit ``-inf`` (by default everything but a single letter:
+    punctuation, new lines, ``<unk>``, ``</s>``), and the next token is :func:`sample_next` of
+    the rest (``temperature``, ``top_k`` as there): a draw from the model's distribution
+    conditioned on the form. Any other character of the template (a ``，`` or ``。``) is
+    written as it is and becomes part of the history the model conditions on. So the result
+    has the template's form by construction: ``fill_template(..., WUJUE_TEMPLATE, ...)`` is
+    four lines of five characters with the punctuation in place.
+    """
+    allowed_mask = torch.tensor([bool(allowed(token)) for token in vocab])  # (V,)
+    if not allowed_mask.any():
+        raise ValueError("no token of the vocabulary is allowed in a slot")
+    tokens = list(history)
+    out = []
+    for place in template:
+        if place != SLOT:
+            token = place
+        else:
+            logits = next_logits(tokens)
+            if logits.shape != (len(vocab),):
+                raise ValueError(
+                    f"next_logits must return ({len(vocab)},) logits; got {tuple(logits.shape)}"
+                )
+            logits = logits.masked_fill(~allowed_mask.to(logits.device), float("-inf"))
+            index = sample_next(logits, temperature, top_k, generator)
+            token = vocab[int(index)]
+        tokens.append(token)
+        out.append(token)
+    return "".join(out)

@@ -15,7 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.sampling import (
+    SLOT,
+    WUJUE_TEMPLATE,
     bits_per_token,
+    fill_template,
     greedy,
     perplexity_from_logits,
     sample_next,
@@ -167,3 +170,66 @@ def test_bits_per_token_is_mean_negative_log2_probability():
 def test_perplexity_rejects_mismatched_targets():
     with pytest.raises(ValueError, match="targets"):
         perplexity_from_logits(torch.zeros(4, 3), torch.zeros(5).long())
+
+
+# -- fill_template ----------------------------------------------------------------------------
+
+TEMPLATE_VOCAB = ["春", "风", "，", "。", "</s>", "<unk>"]
+
+
+def bigram_logits(tokens):
+    """A fixed model: after "春" prefers "。" (not allowed in a slot), otherwise uniform."""
+    if tokens and tokens[-1] == "春":
+        return torch.tensor([0.0, math.log(3.0), 5.0, 5.0, 5.0, 5.0])
+    return torch.zeros(len(TEMPLATE_VOCAB))
+
+
+def test_wujue_template_is_four_lines_of_five_characters():
+    assert WUJUE_TEMPLATE.split("。")[:2] == [SLOT * 5 + "，" + SLOT * 5] * 2
+    assert len(WUJUE_TEMPLATE) == 24
+
+
+def test_fill_template_keeps_the_form_and_only_draws_characters():
+    poem = fill_template(
+        bigram_logits, TEMPLATE_VOCAB, WUJUE_TEMPLATE, torch.Generator().manual_seed(0)
+    )
+    assert len(poem) == len(WUJUE_TEMPLATE)
+    for place, got in zip(WUJUE_TEMPLATE, poem, strict=True):
+        assert got in "春风" if place == SLOT else got == place
+
+
+def test_fill_template_draws_from_the_distribution_restricted_to_allowed_tokens():
+    # after 春 the allowed tokens are 春 (logit 0) and 风 (logit log 3): p(风 | 春) = 3/4
+    generator = torch.Generator().manual_seed(5)
+    draws = 4000
+    second = [
+        fill_template(bigram_logits, TEMPLATE_VOCAB, SLOT, generator, history=["春"])
+        for _ in range(draws)
+    ]
+    frequency = second.count("风") / draws
+    assert abs(frequency - 0.75) <= 5 * math.sqrt(0.75 * 0.25 / draws)
+
+
+def test_fill_template_copies_fixed_characters_into_the_history():
+    seen = []
+
+    def spy(tokens):
+        seen.append("".join(tokens))
+        return torch.zeros(len(TEMPLATE_VOCAB))
+
+    poem = fill_template(spy, TEMPLATE_VOCAB, SLOT + "，" + SLOT, torch.Generator(), history=["春"])
+    assert seen == ["春", "春" + poem[:2]]
+
+
+def test_fill_template_at_temperature_zero_is_greedy_among_allowed_tokens():
+    poem = fill_template(
+        bigram_logits, TEMPLATE_VOCAB, SLOT * 3, torch.Generator(), 0.0, history=["春"]
+    )
+    assert poem == "风春风"  # after 春: 风 (。 is not allowed); after 风: a tie, argmax takes 春
+
+
+def test_fill_template_rejects_a_vocabulary_with_nothing_allowed_and_bad_logits():
+    with pytest.raises(ValueError, match="no token of the vocabulary is allowed"):
+        fill_template(bigram_logits, ["，", "。"], SLOT, torch.Generator())
+    with pytest.raises(ValueError, match=r"must return \(6,\) logits"):
+        fill_template(lambda t: torch.zeros(3), TEMPLATE_VOCAB, SLOT, torch.Generator())
