@@ -54,8 +54,17 @@ FLAGS = [
     "--window-size=1280,1000",
     "--lang=en-US",
 ]
-# Chromium's own pages (chrome://resources on the start page) never touch the network.
-LOCAL_SCHEMES = ("data:", "about:", "blob:", "chrome:", "chrome-extension:", "devtools:")
+# Chromium's own pages (chrome://resources and chrome-untrusted://new-tab-page on the start
+# page, logged while the first page loads) never touch the network.
+LOCAL_SCHEMES = (
+    "data:",
+    "about:",
+    "blob:",
+    "chrome:",
+    "chrome-untrusted:",
+    "chrome-extension:",
+    "devtools:",
+)
 TIMEOUT = 20  # seconds for a page to load and typeset; the whole file runs in well under a minute
 
 # What a page shows that it should not: notebook errors and stderr, Sphinx/docutils errors.
