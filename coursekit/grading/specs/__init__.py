@@ -89,6 +89,7 @@ def lit(value: Any) -> dict:
 
 
 _ASSIGNMENT_MODULES = (
+    "coursekit.grading.specs.language_models",
     "coursekit.grading.specs.rnn",
     "coursekit.grading.specs.bptt",
     "coursekit.grading.specs.clipping",

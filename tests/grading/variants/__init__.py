@@ -10,11 +10,13 @@ to send every variant (not one per function) through the real nbgrader.
 from tests.grading.variants import (
     backpropagation_through_time,
     gradient_clipping,
+    language_models,
     lstm_and_gru,
     recurrent_networks,
 )
 
 ASSIGNMENTS = {
+    "01_language_models": language_models,
     "02_recurrent_networks": recurrent_networks,
     "03_backpropagation_through_time": backpropagation_through_time,
     "04_lstm_and_gru": lstm_and_gru,
