@@ -67,6 +67,7 @@ from coursekit.ngram import (
     count_ngrams,
     lambda_grid,
     ngram_counts,
+    tune_k,
     tune_lambdas,
 )
 from coursekit.rnn import (
@@ -182,6 +183,7 @@ __all__ = [
     "top_k_filter",
     "train_classifier",
     "train_mlp_language_model",
+    "tune_k",
     "tune_lambdas",
 ]
 

@@ -3,7 +3,8 @@
 Read first: :func:`count_ngrams` and :func:`add_k_probability`; then their tensor twins
 :func:`ngram_counts` and :func:`add_k_smoothing`, which students write in assignment 1 (a
 table of counts over a small vocabulary of ids); then :class:`NGramModel`, which counts every order ``1..n`` of a padded text and turns
-the counts into probabilities, Eqs. (1.3)–(1.5); then :func:`tune_lambdas`.
+the counts into probabilities, Eqs. (1.3)–(1.5); then :func:`tune_k` and :func:`tune_lambdas`,
+which choose k and the λ of Eq. (1.5) on held-out text.
 
 Equations (w_i the i-th token, c(·) a count in the training text, V the vocabulary size):
 
@@ -57,6 +58,7 @@ __all__ = [
     "count_ngrams",
     "ngram_counts",
     "lambda_grid",
+    "tune_k",
     "tune_lambdas",
 ]
 
@@ -333,6 +335,29 @@ def lambda_grid(n: int, step: float = 0.1) -> list[tuple[float, ...]]:
         if sum(head) <= units:
             grid.append(tuple(h / units for h in head) + ((units - sum(head)) / units,))
     return grid
+
+
+K_GRID = (1.0, 0.1, 0.01, 0.001)
+
+
+def tune_k(
+    model: NGramModel, heldout: str | Iterable[str], grid: Iterable[float] = K_GRID
+) -> tuple[float, dict[float, float]]:
+    """The k of ``grid`` that gives ``heldout`` the fewest bits per token, and every score.
+
+    Each candidate is scored with :meth:`NGramModel.bits_per_token` (counting is done once, in
+    ``fit``; k only enters the probabilities). The best k is stored in ``model.k``; returns
+    ``(best_k, {k: held-out bits per token})``. Ties go to the first candidate.
+    """
+    model._check_fitted()
+    scores = {}
+    for k in grid:
+        if not k >= 0:
+            raise ValueError(f"every k must be >= 0; got {k!r}")
+        model.k = float(k)
+        scores[float(k)] = model.bits_per_token(heldout)
+    model.k = min(scores, key=scores.get)
+    return model.k, scores
 
 
 def tune_lambdas(

@@ -22,6 +22,7 @@ from coursekit.ngram import (
     count_ngrams,
     lambda_grid,
     ngram_counts,
+    tune_k,
     tune_lambdas,
 )
 
@@ -250,6 +251,21 @@ def test_tune_lambdas_picks_the_best_candidate_on_heldout_text():
     best = tune_lambdas(model, heldout, grid)
     assert best == max(grid, key=heldout_log_prob)
     assert model.lambdas == best
+
+
+def test_tune_k_picks_the_k_with_the_fewest_heldout_bits():
+    heldout = "abracadabra cadabra"
+    grid = (2.0, 0.5, 0.05)
+    model = NGramModel(3).fit(TEXT * 2)
+    best, scores = tune_k(model, heldout, grid)
+    fresh = {k: NGramModel(3, k=k).fit(TEXT * 2).bits_per_token(heldout) for k in grid}
+    assert scores == pytest.approx(fresh)
+    assert best == min(fresh, key=fresh.get) and model.k == best
+
+
+def test_tune_k_rejects_a_negative_candidate():
+    with pytest.raises(ValueError, match="every k must be >= 0"):
+        tune_k(NGramModel(2).fit(TEXT), "abra", (1.0, -0.5))
 
 
 def test_generate_is_deterministic_and_only_uses_the_vocabulary():

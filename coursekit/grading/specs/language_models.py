@@ -257,35 +257,17 @@ def _sample_next_cases(g: torch.Generator) -> list[Case]:
             kwargs["top_k"] = lit(top_k)
         label = f"(N, V) = ({3 * SAMPLE_DRAWS}, {vocab}), three distinct rows, {label}"
         cases.append(b.case(label, [_tiled_rows(b, vocab)], **kwargs))
-    b = SpecBuilder(g)
-    cases.append(
-        b.case(
-            "(B, V) = (50, 7), temperature 0 (greedy), top_k=2",
-            [b.tensor(50, 7, scale=3.0)],
-            temperature=lit(0.0),
-            top_k=lit(2),
-            generator={"gen": _seed(g)},
-        )
-    )
-    b = SpecBuilder(g)
-    cases.append(
-        b.case(
-            "(V,) = (6,), one draw, temperature 0.8, top_k=2",
-            [b.tensor(6, scale=2.0)],
-            temperature=lit(0.8),
-            top_k=lit(2),
-            generator={"gen": _seed(g)},
-        )
-    )
-    b = SpecBuilder(g)
-    cases.append(
-        b.case(
-            "(V,) = (5,), temperature 0 (greedy)",
-            [b.tensor(5, scale=2.0)],
-            temperature=lit(0),
-            generator={"gen": _seed(g)},
-        )
-    )
+    for label, shape, temperature, top_k in [
+        ("(B, V) = (50, 7), temperature 0 (greedy), top_k=2", (50, 7), 0.0, 2),
+        ("(V,) = (6,), one draw, temperature 0.8, top_k=2", (6,), 0.8, 2),
+        ("(V,) = (5,), temperature 0 (greedy)", (5,), 0, None),
+    ]:
+        b = SpecBuilder(g)
+        logits = b.tensor(*shape, scale=3.0 if len(shape) == 2 else 2.0)
+        kwargs = {"temperature": lit(temperature), "generator": {"gen": _seed(g)}}
+        if top_k is not None:
+            kwargs["top_k"] = lit(top_k)
+        cases.append(b.case(label, [logits], **kwargs))
     return cases
 
 
