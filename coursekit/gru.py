@@ -41,10 +41,9 @@ from coursekit.lstm import (
     _multiply_by,
     _register_cell_parameters,
     _sigmoid_grad,
-    _StackedRecurrent,
     _tanh_grad,
 )
-from coursekit.rnn import _check_positive, _init_uniform
+from coursekit.rnn import _check_positive, _init_uniform, _StackedRecurrent
 
 __all__ = ["GRU", "GRUCell", "gru_cell_step", "gru_forward", "gru_forward_fast"]
 

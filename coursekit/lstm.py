@@ -40,15 +40,12 @@ gradients, both paths) or with an independent formula and ``torch.autograd.gradc
 
 from __future__ import annotations
 
-import numbers
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from coursekit.rnn import _check_positive, _init_uniform
+from coursekit.rnn import _check_positive, _init_uniform, _StackedRecurrent
 
 __all__ = [
     "LSTM",
@@ -327,18 +324,6 @@ def lstm_forward_fast(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None
 # What torch.nn.LSTM and torch.nn.GRU share (torch's RNNBase); coursekit.gru uses it too.
 
 
-def _check_dropout(dropout, num_layers) -> None:
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
-        raise ValueError(f"dropout must be a number in [0, 1]; got {dropout!r}")
-    if dropout > 0 and num_layers == 1:
-        warnings.warn(  # torch's warning, word for word
-            "dropout option adds dropout after all but last recurrent layer, so non-zero "
-            f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
-            f"num_layers={num_layers}",
-            stacklevel=3,
-        )
-
-
 def _register_cell_parameters(module, gates, input_size, hidden_size, bias, factory) -> None:
     """weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,): torch's cell parameters."""
     module.weight_ih = nn.Parameter(torch.empty(gates * hidden_size, input_size, **factory))
@@ -353,151 +338,6 @@ def _check_cell_input(input, input_size) -> None:
         raise ValueError(
             f"input must be (B, I) or (I,) unbatched, with I = {input_size}; got {tuple(input.shape)}"
         )
-
-
-class _StackedRecurrent(nn.Module):
-    """Constructor, parameters, layouts and the layer/direction loop of torch's RNNBase.
-
-    Subclasses set ``gates`` (4 for LSTM, 3 for GRU) and implement ``forward`` with
-    :meth:`_time_major`, :meth:`_check_state`, :meth:`_run_layers` and :meth:`_output_layout`.
-    """
-
-    gates = 4
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        proj_size=0,
-        device=None,
-        dtype=None,
-        fast=True,
-    ):
-        super().__init__()
-        _check_positive(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
-            raise ValueError(f"proj_size must be an integer >= 0; got {proj_size!r}")
-        if proj_size >= hidden_size:
-            raise ValueError(
-                f"proj_size must be smaller than hidden_size = {hidden_size}; got {proj_size}"
-            )
-        _check_dropout(dropout, num_layers)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional, self.proj_size, self.fast = bidirectional, proj_size, fast
-        self.num_directions = 2 if bidirectional else 1
-        G, H, P = self.gates, hidden_size, proj_size or hidden_size
-        factory = {"device": device, "dtype": dtype}
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else self.num_directions * P
-            for suffix in self._suffixes():
-                shapes = {"weight_ih": (G * H, layer_input), "weight_hh": (G * H, P)}
-                if bias:
-                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
-                if proj_size:
-                    shapes["weight_hr"] = (P, H)
-                for name, shape in shapes.items():
-                    self.register_parameter(
-                        f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape, **factory))
-                    )
-        self.reset_parameters()
-
-    def _suffixes(self):
-        return ("", "_reverse") if self.bidirectional else ("",)
-
-    def reset_parameters(self) -> None:
-        _init_uniform(self, self.hidden_size)
-
-    def layer_weights(self, layer: int, suffix: str = ""):
-        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction, plus weight_hr
-        for an LSTM with projections; missing ones are None."""
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        if self.proj_size:
-            names += ("weight_hr",)
-        return tuple(getattr(self, f"{name}_l{layer}{suffix}", None) for name in names)
-
-    def _time_major(self, input):
-        """input as documented -> (T, B, I), and whether it was batched."""
-        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
-        if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"input must be {layout} or (T, I) unbatched, with I = {self.input_size} "
-                f"(batch_first={self.batch_first}); got {tuple(input.shape)}"
-            )
-        batched = input.dim() == 3
-        if not batched:
-            input = input.unsqueeze(1)  # (T, 1, I)
-        elif self.batch_first:
-            input = input.transpose(0, 1)  # (B, T, I) -> (T, B, I)
-        if input.shape[0] == 0:
-            raise ValueError(
-                f"input must be {layout} or (T, I) with T >= 1; got {tuple(input.shape)}"
-            )
-        return input, batched
-
-    def _check_state(self, name, state, symbol, size, input, batched):
-        """An initial state as (D*L, B, size), zeros when None; ``symbol`` names size.
-
-        input: the (T, B, I) input; an unbatched input's state is (D*L, size) and gets B = 1.
-        """
-        DL, B = self.num_directions * self.num_layers, input.shape[1]
-        if state is None:
-            return input.new_zeros(DL, B, size)
-        expected = (DL, B, size) if batched else (DL, size)
-        if tuple(state.shape) != expected:
-            which = (
-                f"(D*num_layers, B, {symbol})"
-                if batched
-                else f"(D*num_layers, {symbol}) for unbatched input"
-            )
-            raise ValueError(f"{name} must be {which} = {expected}; got {tuple(state.shape)}")
-        return state if batched else state.unsqueeze(1)  # (D*L, B, size)
-
-    def _run_layers(self, input, states, run_layer):
-        """Layers bottom-up (each reads the one below), directions side by side.
-
-        input (T, B, I); states: a tuple of (D*L, B, ·) initial states; run_layer(x, states of
-        one layer and direction, weights) -> (output (T, B, ·), final states tuple).
-        -> output (T, B, D*·), final states, each (D*L, B, ·). Dropout on every layer's output
-        but the last, in training mode only.
-        """
-        D = self.num_directions
-        layer_input, finals = input, []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction, suffix in enumerate(self._suffixes()):
-                index = layer * D + direction
-                x = layer_input.flip(0) if suffix else layer_input  # reverse reads x[T-1] first
-                output, last = run_layer(
-                    x, tuple(s[index] for s in states), self.layer_weights(layer, suffix)
-                )
-                outputs.append(output.flip(0) if suffix else output)  # aligned in time
-                finals.append(last)
-            output = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]  # (T, B, D*·)
-            if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
-                output = F.dropout(output, p=self.dropout, training=True)
-            layer_input = output
-        return layer_input, tuple(torch.stack(f) for f in zip(*finals, strict=True))
-
-    def _output_layout(self, output, batched):
-        if not batched:
-            return output.squeeze(1)  # (T, D*·)
-        return output.transpose(0, 1) if self.batch_first else output
-
-    def extra_repr(self) -> str:
-        text = (
-            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
-            f"bias={self.bias}, batch_first={self.batch_first}, dropout={self.dropout}, "
-            f"bidirectional={self.bidirectional}"
-        )
-        if self.proj_size:
-            text += f", proj_size={self.proj_size}"
-        return text + ("" if self.fast else ", fast=False")
 
 
 # ---------------------------------------------------------------------------------------------
