@@ -32,7 +32,7 @@ import nbformat
 import numpy as np
 import torch
 
-from coursekit.grading.evaluate import evaluate
+from coursekit.grading.evaluate import evaluate, is_leaf
 from coursekit.grading.sandbox import Call, run_sandbox
 from coursekit.grading.specs import Case, FunctionSpec, spec_for
 
@@ -81,9 +81,9 @@ def _describe_leaves(case: Case) -> list[str]:
     """Human names of the differentiable leaves, in the order evaluate() collects them."""
     names: list[str] = []
 
-    def walk(spec: Any, label: str) -> None:  # the same rule as evaluate.build_args
+    def walk(spec: Any, label: str) -> None:
         if "t" in spec:
-            if spec.get("dtype", "float64") == "float64" and spec.get("grad", True):
+            if is_leaf(spec):
                 names.append(label)
         elif "seq" in spec:
             for i, item in enumerate(spec["seq"]):

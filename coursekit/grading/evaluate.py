@@ -22,15 +22,19 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["build_args", "evaluate", "flatten_outputs"]
+__all__ = ["build_args", "evaluate", "flatten_outputs", "is_leaf"]
+
+
+def is_leaf(spec: Any) -> bool:
+    """Whether a tensor argument is differentiable: float64 and not marked ``"grad": False``."""
+    return spec.get("dtype", "float64") == "float64" and spec.get("grad", True)
 
 
 def build_args(spec: Any, arrays: dict[str, np.ndarray], leaves: list[torch.Tensor]) -> Any:
     """Turn an argument structure into Python values; differentiable leaves go into ``leaves``."""
     if "t" in spec:
-        dtype = spec.get("dtype", "float64")
-        tensor = torch.from_numpy(np.array(arrays[spec["t"]], dtype=dtype))
-        if dtype == "float64" and spec.get("grad", True):
+        tensor = torch.from_numpy(np.array(arrays[spec["t"]], dtype=spec.get("dtype", "float64")))
+        if is_leaf(spec):
             tensor.requires_grad_(True)
             leaves.append(tensor)
         return tensor

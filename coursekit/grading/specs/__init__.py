@@ -64,6 +64,13 @@ class SpecBuilder:
         self.arrays[name] = (values * scale).numpy()
         return {"t": name}
 
+    def given(self, values, dtype: str = "float64") -> dict:
+        """An array of the given values (not drawn) as a tensor argument; a dtype other than
+        float64 (``"int64"`` ids, ``"bool"`` masks) gets no gradient."""
+        name = f"a{len(self.arrays)}"
+        self.arrays[name] = np.array(values, dtype=dtype)
+        return {"t": name} if dtype == "float64" else {"t": name, "dtype": dtype}
+
     def weights(self, hidden: int, inputs: int, bias: bool = True) -> dict:
         """(weight_ih, weight_hh, bias_ih, bias_hh) as one tuple argument."""
         return {"seq": self.rnn_params(hidden, inputs, bias)}

@@ -33,13 +33,6 @@ NORM_TYPES = (2.0, 1.0, math.inf, 3.0)
 SHAPES = [(), (5,), (3, 4), (2, 3, 2), (7, 1), (1,)]
 
 
-def _given(b: SpecBuilder, values) -> dict:
-    """A float64 array with the given values (not drawn), as a tensor argument."""
-    name = f"a{len(b.arrays)}"
-    b.arrays[name] = np.array(values, dtype=np.float64)
-    return {"t": name}
-
-
 def _total_norm(arrays: list[np.ndarray], norm_type: float) -> float:
     flat = np.concatenate([a.reshape(-1) for a in arrays])
     if norm_type == math.inf:
@@ -74,7 +67,7 @@ def _clip_grads_by_norm_cases(g: torch.Generator) -> list[Case]:
     b = SpecBuilder(g)
     cases.append(b.case("one tensor, default norm_type", [{"seq": [b.tensor(4, 3)]}, lit(0.1)]))
     b = SpecBuilder(g)
-    zeros = [_given(b, np.zeros(shape)) for shape in SHAPES[:3]]
+    zeros = [b.given(np.zeros(shape)) for shape in SHAPES[:3]]
     cases.append(b.case("zero gradients", [{"seq": zeros}, lit(1.0), lit(2.0)]))
     # non-finite gradients: the reference's outputs hold nan, compared as equal where expected
     for bad, norm_type in [
@@ -103,14 +96,14 @@ def _clip_coefficient_cases(g: torch.Generator) -> list[Case]:
         ("infinite total", math.inf, 1.0),
     ]:
         b = SpecBuilder(g)
-        cases.append(b.case(label, [_given(b, total), lit(max_norm)]))
+        cases.append(b.case(label, [b.given(total), lit(max_norm)]))
     for i in range(3):  # random totals around max_norm
         b = SpecBuilder(g)
         total = float(torch.rand((), generator=g, dtype=torch.float64)) * 4
         max_norm = float(torch.rand((), generator=g, dtype=torch.float64)) * 4 + 1e-3
-        cases.append(b.case(f"random total {i + 1}", [_given(b, total), lit(max_norm)]))
+        cases.append(b.case(f"random total {i + 1}", [b.given(total), lit(max_norm)]))
     b = SpecBuilder(g)
-    cases.append(b.case("nan total", [_given(b, math.nan), lit(1.0)]))
+    cases.append(b.case("nan total", [b.given(math.nan), lit(1.0)]))
     return cases
 
 

@@ -63,20 +63,10 @@ CBOW_FORBIDDEN = (
 SAMPLE_DRAWS = 6000  # draws per distinct row of logits; a row drawn fewer times: support only
 
 
-def _given(b: SpecBuilder, values, dtype: str = "float64") -> dict:
-    """An array with the given values (not drawn), as a tensor argument."""
-    name = f"a{len(b.arrays)}"
-    b.arrays[name] = np.array(values, dtype=dtype)
-    spec = {"t": name}
-    if dtype != "float64":
-        spec["dtype"] = dtype
-    return spec
-
-
 def _ids(b: SpecBuilder, high: int, *shape: int) -> dict:
     """Random token ids in ``[0, high)``, an int64 tensor argument."""
     values = torch.randint(0, high, shape, generator=b.generator)
-    return _given(b, values.numpy(), "int64")
+    return b.given(values.numpy(), "int64")
 
 
 def _seed(g: torch.Generator) -> int:
@@ -107,7 +97,7 @@ def _ngram_counts_cases(g: torch.Generator) -> list[Case]:
         ("alternating tokens, bigrams", [0, 1] * 6, 2, 2),
     ]:
         b = SpecBuilder(g)
-        cases.append(b.case(label, [_given(b, ids, "int64"), lit(n), lit(vocab)]))
+        cases.append(b.case(label, [b.given(ids, "int64"), lit(n), lit(vocab)]))
     return cases
 
 
@@ -127,7 +117,7 @@ def _add_k_smoothing_cases(g: torch.Generator) -> list[Case]:
     ]:
         b = SpecBuilder(g)
         counts = _counts(b, shape, high) + 1  # no empty row here: that is the next cases
-        cases.append(b.case(label, [_given(b, counts), lit(k)]))
+        cases.append(b.case(label, [b.given(counts), lit(k)]))
     for label, shape, k in [
         ("bigram counts with an empty row, k=0 (that row is uniform)", (4, 4), 0.0),
         ("bigram counts with an empty row, k=1", (4, 4), 1.0),
@@ -138,12 +128,12 @@ def _add_k_smoothing_cases(g: torch.Generator) -> list[Case]:
         counts = _counts(b, shape, 5)
         counts[(1,) * (len(shape) - 1)] = 0.0  # the context (1, ..., 1) was never seen
         counts[(0,) * (len(shape) - 1)] += 1.0  # and the context (0, ..., 0) was
-        cases.append(b.case(label, [_given(b, counts), lit(k)]))
+        cases.append(b.case(label, [b.given(counts), lit(k)]))
     b = SpecBuilder(g)
     counts = torch.rand((3, 4), generator=g, dtype=torch.float64).numpy() * 3  # fractional
-    cases.append(b.case("fractional counts (3, 4), k=1", [_given(b, counts), lit(1.0)]))
+    cases.append(b.case("fractional counts (3, 4), k=1", [b.given(counts), lit(1.0)]))
     b = SpecBuilder(g)
-    cases.append(b.case("all counts zero (5,), k=0", [_given(b, np.zeros(5)), lit(0.0)]))
+    cases.append(b.case("all counts zero (5,), k=0", [b.given(np.zeros(5)), lit(0.0)]))
     return cases
 
 
@@ -236,7 +226,7 @@ def _tiled_rows(b: SpecBuilder, vocab: int) -> dict:
         shift = float(torch.rand((), generator=b.generator, dtype=torch.float64)) * 4 - 2
         rows.append(row[order] + shift)
     rows.append((torch.rand(vocab, generator=b.generator, dtype=torch.float64) * 2 - 1) * 2)
-    return _given(b, torch.stack(rows).repeat(SAMPLE_DRAWS, 1).numpy())
+    return b.given(torch.stack(rows).repeat(SAMPLE_DRAWS, 1).numpy())
 
 
 def _sample_next_cases(g: torch.Generator) -> list[Case]:
@@ -363,7 +353,7 @@ def _cbow_cases(g: torch.Generator) -> list[Case]:
         mask = np.arange(width)[None, :] < np.array(lengths)[:, None]  # (B, L)
         args = [
             _ids(b, vocab, len(lengths), width),  # padded places hold random ids too
-            _given(b, mask, "bool"),
+            b.given(mask, "bool"),
             b.tensor(vocab, dim, scale=1.5),  # embedding
             b.tensor(classes, dim),  # weight
             b.tensor(classes) if bias else lit(None),  # bias
@@ -379,7 +369,7 @@ def _cbow_cases(g: torch.Generator) -> list[Case]:
     b = SpecBuilder(g)
     lengths = [3, 5, 2]
     mask = np.arange(5)[None, :] < np.array(lengths)[:, None]
-    args = [_ids(b, 6, 3, 5), _given(b, mask, "bool"), b.tensor(6, 2), b.tensor(3, 2), b.tensor(3)]
+    args = [_ids(b, 6, 3, 5), b.given(mask, "bool"), b.tensor(6, 2), b.tensor(3, 2), b.tensor(3)]
     cases.append(b.case("reduction left at its default (mean)", args))
     return cases
 
