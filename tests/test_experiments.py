@@ -1,0 +1,201 @@
+"""The seeded experiments under tools/experiments/ and the logs the chapters read.
+
+Each log must have been written by the script as it is now (its source hash), from at least
+five seeds; each script must still run (on a tiny configuration) and produce the fields the
+chapter reads; and the tasks they train on are checked against independent formulas.
+"""
+
+import json
+
+import pytest
+import torch
+
+from tools.experiments import (
+    adding_problem,
+    bptt_delay,
+    char_models,
+    clipping_sgd,
+    log,
+    mlp_lm,
+    sentiment,
+)
+
+EXPERIMENTS = [bptt_delay, adding_problem, clipping_sgd, char_models, mlp_lm, sentiment]
+
+
+def shipped_log(module):
+    name = module.__name__.rsplit(".", 1)[-1]
+    return json.loads((log.DATA / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("module", EXPERIMENTS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_shipped_log_was_written_by_the_script_as_it_is(module):
+    shipped = shipped_log(module)
+    assert shipped["source_sha256"] == log.source_hash(module), (
+        f"{shipped['script']} changed after its log was written: "
+        f"rerun `.venv/bin/python -m tools.experiments.{shipped['experiment']}` and commit the log"
+    )
+    assert shipped["config"] == module.CONFIG
+    assert len(shipped["seeds"]) >= 5 and len(set(shipped["seeds"])) == len(shipped["seeds"])
+    assert [run["seed"] for run in shipped["runs"]] == shipped["seeds"]
+
+
+def test_run_seeds_writes_a_log_named_after_the_script(tmp_path):
+    out = tmp_path / "log.json"
+    written = log.run_seeds(
+        bptt_delay, lambda seed: {"seed": seed}, {"a": 1}, ["--seeds", "3", "7", "--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == written
+    assert written["experiment"] == "bptt_delay"
+    assert written["runs"] == [{"seed": 3}, {"seed": 7}]
+    assert written["source_sha256"] == log.source_hash(bptt_delay)
+
+
+def test_rounded_keeps_significant_digits_and_non_finite_values():
+    assert log.rounded([123456.789, 0.000123456789, 0.0]) == [123460.0, 0.00012346, 0.0]
+    values = log.rounded([float("inf"), float("nan")])
+    assert values[0] == float("inf") and values[1] != values[1]
+
+
+def test_delay_task_targets_are_the_inputs_shifted_by_the_delay():
+    x, y = bptt_delay.delay_task(20, 3, 4, torch.Generator().manual_seed(0))
+    assert set(x.unique().tolist()) == {-1.0, 1.0}
+    for t in range(20):
+        expected = x[t - 4] if t >= 4 else torch.zeros(3, 1, dtype=x.dtype)
+        assert torch.equal(y[t], expected)
+
+
+def test_delay_task_test_error_is_one_for_zero_and_zero_for_the_true_answer():
+    class Oracle(torch.nn.Module):  # predicts x_(t-delay) exactly, or 0
+        def __init__(self, delay, know):
+            super().__init__()
+            self.delay, self.know = delay, know
+
+        def forward(self, x):
+            y = torch.zeros_like(x)
+            if self.know:
+                y[self.delay :] = x[: -self.delay]
+            return y, None
+
+    assert bptt_delay.test_error(Oracle(6, know=True), 6) == 0.0
+    assert bptt_delay.test_error(Oracle(6, know=False), 6) == 1.0  # every target is +-1
+
+
+def test_adding_batch_marks_one_step_in_each_half_and_sums_the_marked_values():
+    x, y = adding_problem.adding_batch(torch.Generator().manual_seed(0), 10, 64)
+    values, markers = x[..., 0], x[..., 1]  # (T, B) each
+    assert x.shape == (10, 64, 2) and y.shape == (64, 1)
+    assert ((values >= 0) & (values <= 1)).all()
+    assert torch.equal(markers[:5].sum(0), torch.ones(64))
+    assert torch.equal(markers[5:].sum(0), torch.ones(64))
+    for b in range(64):
+        marked = markers[:, b].nonzero().flatten()
+        assert y[b, 0] == pytest.approx(values[marked, b].sum().item(), abs=1e-6)
+
+
+def test_bptt_delay_runs_every_schedule():
+    config = {**bptt_delay.CONFIG, "steps": 40}
+    result = bptt_delay.run(0, config)
+    assert set(result["schedules"]) == set(bptt_delay.SCHEDULES)
+    for schedule in result["schedules"].values():
+        assert len(schedule["loss"]) == len(schedule["position"]) > 0
+        assert schedule["position"][-1] == 40 and 0 < schedule["test_error"] < 10
+
+
+def test_adding_problem_runs_every_model_and_saves_the_weights(tmp_path):
+    config = {**adding_problem.CONFIG, "steps": 3, "length": 8}
+    result = adding_problem.run(0, config, weights=tmp_path / "w.pt")
+    assert set(result["models"]) == set(adding_problem.LAYERS)
+    assert all(len(m["loss"]) == 3 for m in result["models"].values())
+    saved = torch.load(tmp_path / "w.pt")
+    model = adding_problem.Regressor("LSTM")
+    model.load_state_dict(saved["LSTM"])  # the chapter loads them this way
+
+
+def test_clipping_sgd_runs_and_measures_the_norm_before_clipping():
+    config = {**clipping_sgd.CONFIG, "steps": 3}
+    result = clipping_sgd.run(0, config, settings=[(4.0, None), (4.0, 1.0)])
+    unclipped, clipped = result["settings"]["lr 4, no clipping"], result["settings"]["lr 4, clip 1"]
+    # the norm is measured before clipping, and the first step sees the same weights and batch
+    assert unclipped["grad_norm"][0] == clipped["grad_norm"][0] > 0
+    assert len(unclipped["loss"]) == 3 and unclipped["valid_bits"] > 0
+
+
+def test_forget_bias_variant_differs_from_the_lstm_only_in_the_forget_gate_bias():
+    torch.manual_seed(0)
+    plain = adding_problem.Regressor("LSTM", hidden_size=4)
+    torch.manual_seed(0)
+    biased = adding_problem.Regressor("LSTM, forget bias 1", hidden_size=4)
+    f = slice(4, 8)  # torch's gate order i, f, g, o
+    total = biased.layer.bias_ih_l0 + biased.layer.bias_hh_l0
+    assert torch.equal(total[f], torch.ones(4))
+    for name, p in plain.named_parameters():
+        q = dict(biased.named_parameters())[name]
+        if name.startswith("layer.bias"):
+            keep = torch.ones(16, dtype=torch.bool)
+            keep[f] = False
+            assert torch.equal(p[keep], q[keep])
+        else:
+            assert torch.equal(p, q), name
+
+
+def tiny_shakespeare(vocab, parts, length=3000):
+    return vocab, [ids[:length] for ids in parts]
+
+
+def test_char_models_have_about_the_same_number_of_parameters():
+    vocab, _ = char_models.shakespeare()
+    sizes = [
+        sum(p.numel() for p in char_models.char_model(name, len(vocab)).parameters())
+        for name in char_models.MODELS
+    ]
+    assert max(sizes) < 1.1 * min(sizes), sizes
+
+
+def test_char_models_run_every_model_and_score_the_test_text():
+    config = {
+        **char_models.CONFIG,
+        "steps": 3,
+        "eval_every": 1,
+        "hidden_size": dict.fromkeys(char_models.MODELS, 8),
+    }
+    result = char_models.run(0, config, tiny_shakespeare(*char_models.shakespeare()))
+    assert set(result["models"]) == set(char_models.MODELS)
+    for model in result["models"].values():
+        assert len(model["train_bits"]) == 3 and model["valid_steps"] == [0, 1, 2, 3]
+        assert 0 < model["test_bits"] < 10  # an untrained model is near log2(66) = 6.04
+
+
+def test_mlp_lm_runs_and_scores_the_test_text():
+    config = {**mlp_lm.CONFIG, "steps": 3, "hidden_size": 8}
+    result = mlp_lm.run(0, config, tiny_shakespeare(*mlp_lm.shakespeare()))
+    assert len(result["valid_bits"]) == len(result["valid_steps"]) == 4
+    assert 0 < result["test_bits"] < 10
+
+
+def test_sentiment_runs_every_model_and_keeps_its_best_dev_epoch():
+    vocab_size, data = sentiment.datasets(num_buckets=64)
+    tiny = {
+        kind: {part: (ids[:100], labels[:100]) for part, (ids, labels) in parts.items()}
+        for kind, parts in data.items()
+    }
+    config = {**sentiment.CONFIG}
+    for name in sentiment.MODELS:
+        config[name] = {**config[name], "epochs": 2}
+    config["bag of bigrams"]["num_buckets"] = 64
+    result = sentiment.run(0, config, (vocab_size, tiny))
+    assert set(result["models"]) == set(sentiment.MODELS)
+    for model in result["models"].values():
+        assert len(model["dev_accuracy"]) == 2
+        assert model["dev_accuracy"][model["best_epoch"] - 1] == max(model["dev_accuracy"])
+        assert 0 <= model["test_accuracy"] <= 1
+
+
+def test_rt_polarity_parts_keep_their_sentences_aligned_for_words_and_bigrams():
+    _, data = sentiment.datasets(num_buckets=64)
+    for part in ("train", "dev", "test"):
+        words, labels = data["words"][part]
+        bigrams, bigram_labels = data["bigrams"][part]
+        assert torch.equal(labels, bigram_labels)
+        # a sentence of L words has L unigrams and L - 1 bigrams
+        assert all(len(b) == max(2 * len(w) - 1, 0) for w, b in zip(words, bigrams, strict=True))
