@@ -9,6 +9,12 @@ import sys
 from pathlib import Path
 
 from coursekit.grading import checks, release
+from coursekit.grading.sandbox import SandboxUnavailable
+
+NO_ISOLATION_HELP = (
+    "run student code without the OS sandbox (bubblewrap) where it cannot run; warned "
+    "about on every run and recorded as isolation 'none'"
+)
 
 
 def _find_source(course: Path, submission: Path) -> Path:
@@ -29,13 +35,22 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     submission = Path(args.notebook)
     source = Path(args.source) if args.source else _find_source(Path(args.course_dir), submission)
-    verdict = checks.judge_notebook(submission, source, seed=args.seed)
+    if args.no_isolation:
+        from coursekit.grading.autograde import UNISOLATED_WARNING
+
+        print(UNISOLATED_WARNING, file=sys.stderr)
+    verdict = checks.judge_notebook(
+        submission, source, seed=args.seed, isolation=not args.no_isolation
+    )
     if args.json:
         print(
             json.dumps(
                 {
                     "notebook": str(submission),
                     "status": verdict.status,
+                    "reason": verdict.reason,
+                    "flagged": verdict.flagged,
+                    "isolation": verdict.isolation,
                     "points": verdict.points,
                     "max_points": verdict.max_points,
                     "seed": verdict.seed,
@@ -47,6 +62,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{submission}: {verdict.status}, {verdict.points:g} / {verdict.max_points:g} points")
+    if verdict.reason:
+        print(f"  reason: {verdict.reason}")
     for cell in verdict.cells:
         for name, outcome in cell.functions.items():
             mark = "ok  " if outcome == "ok" else "FAIL"
@@ -73,6 +90,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
         memory_bytes=int(args.memory_gb * 2**30),
+        isolation=not args.no_isolation,
     )
     clean = sum(r["status"] == "graded" for r in results)
     print(
@@ -112,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", help="the source notebook (default: solutions/*/<same name>)")
     p.add_argument("--seed", type=int, help="seed for the random cases (default: fresh)")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.add_argument("--no-isolation", action="store_true", help=NO_ISOLATION_HELP)
     p.set_defaults(run=_cmd_check)
 
     p = commands.add_parser("grade", help="grade a whole class in parallel, outside the kernels")
@@ -129,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
     p.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell and per call")
     p.add_argument("--memory-gb", type=float, default=6, help="memory limit per notebook")
+    p.add_argument("--no-isolation", action="store_true", help=NO_ISOLATION_HELP)
     p.set_defaults(run=_cmd_grade)
 
     p = commands.add_parser("feedback", help="per-student HTML feedback from a grading run")
@@ -137,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_cmd_feedback)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except SandboxUnavailable as exc:
+        print(f"coursekit {args.command}: cannot grade safely: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

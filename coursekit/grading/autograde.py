@@ -22,6 +22,8 @@ import os
 import re
 import secrets
 import shutil
+import stat
+import sys
 import tempfile
 import time
 import warnings
@@ -34,16 +36,31 @@ from pathlib import Path
 from tqdm import tqdm
 
 from coursekit.grading.checks import graded_cells, judge_notebook, read_notebook
+from coursekit.grading.outcomes import Status, bounded, csv_safe, safe_student_id
 from coursekit.grading.release import ensure_tools_on_path, run_nbgrader
+from coursekit.grading.sandbox import SandboxUnavailable, sandbox_problem
 
 __all__ = ["Submission", "discover", "grade_class", "grade_submission", "write_gradebook"]
+
+UNISOLATED_WARNING = (
+    "WARNING: --no-isolation: student code runs WITHOUT the OS sandbox, as your own user, "
+    "behind a Python audit hook only; it can read and write what you can. grades.csv records "
+    "isolation 'none' for every submission graded this way."
+)
 
 
 @dataclass
 class Submission:
-    student: str
-    path: str | None  # None when the student's folder holds no notebook
+    student: str  # made safe once, at discovery (outcomes.safe_student_id)
+    path: str | None  # the private staged copy; None when the student handed in no notebook
     problem: str = ""  # what discovery noticed (a wrong file name, a missing notebook)
+    original: str | None = None  # where it was found (feedback shows the student's cells)
+    sha256: str = ""  # of the staged copy, taken at discovery, before any student code ran
+    data: bytes | None = None  # the staged bytes, sent along to graders on other machines
+
+
+MAX_SUBMISSION_BYTES = 20 << 20
+MAX_ZIP_BYTES = 2 << 30
 
 
 # -- finding the submissions ----------------------------------------------------------------------
@@ -52,7 +69,10 @@ class Submission:
 def _safe_extract(archive: Path, target: Path) -> Path:
     """Unzip without letting a member escape ``target`` (no absolute paths, no ``..``)."""
     with zipfile.ZipFile(archive) as zf:
-        for member in zf.infolist():
+        members = zf.infolist()
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise ValueError(f"{archive.name} unpacks to more than {MAX_ZIP_BYTES >> 30} GiB")
+        for member in members:
             destination = (target / member.filename).resolve()
             if not str(destination).startswith(str(target.resolve()) + os.sep):
                 raise ValueError(f"{archive.name} holds an unsafe path: {member.filename}")
@@ -67,38 +87,96 @@ def _student_from_filename(stem: str, assignment: str) -> str:
     return re.sub(r"[\s_\-.]+$|^[\s_\-.]+", "", student) or stem
 
 
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file, never through a link, at most MAX_SUBMISSION_BYTES."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            raise ValueError(f"{path.name} is larger than {MAX_SUBMISSION_BYTES >> 20} MiB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_SUBMISSION_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_SUBMISSION_BYTES >> 20} MiB")
+    return data
+
+
+def _found(submissions: Path, assignment: str) -> list[tuple[str, Path | None, str]]:
+    """(raw student id, notebook or None, problem) for each entry of the submissions folder."""
+    expected = f"{assignment}.ipynb"
+    found = []
+    for entry in sorted(submissions.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            found.append((entry.name.removesuffix(".ipynb"), None, f"{entry.name} is a link"))
+        elif entry.is_dir():  # nbgrader's tree: <student>/<assignment>/<notebook>
+            folder = entry / assignment
+            folder = folder if folder.is_dir() and not folder.is_symlink() else entry
+            notebooks = sorted(folder.glob("*.ipynb"))
+            if (folder / expected) in notebooks:
+                found.append((entry.name, folder / expected, ""))
+            elif len(notebooks) == 1:
+                problem = f"the notebook is named {notebooks[0].name}; expected {expected}"
+                found.append((entry.name, notebooks[0], problem))
+            else:
+                what = "no notebook" if not notebooks else f"{len(notebooks)} notebooks"
+                found.append((entry.name, None, f"{what} found; expected {expected}"))
+        elif entry.suffix == ".ipynb":
+            found.append((_student_from_filename(entry.stem, assignment), entry, ""))
+        else:
+            student = _student_from_filename(entry.stem, assignment)
+            found.append((student, None, f"{entry.name} is not a notebook (.ipynb)"))
+    return found
+
+
 def discover(submissions: Path, assignment: str, scratch: Path) -> list[Submission]:
-    """The submissions under ``submissions`` (a folder or a zip), one per student."""
+    """The submissions under ``submissions`` (a folder or a zip), one per student.
+
+    Each notebook is copied into a private staging folder under ``scratch`` and hashed now,
+    before any student code runs; grading reads only the staged copy. Student ids are made
+    safe here (letters, digits, ``_.-``), and ids that collide get a suffix and a note.
+    """
     if submissions.is_file() and zipfile.is_zipfile(submissions):
         submissions = _safe_extract(submissions, scratch / "unzipped")
     if not submissions.is_dir():
         raise ValueError(f"{submissions} is neither a folder nor a zip of submissions")
-    expected = f"{assignment}.ipynb"
-    found: list[Submission] = []
-    for entry in sorted(submissions.iterdir()):
-        if entry.name.startswith("."):
+    staging = scratch / "staging"
+    staging.mkdir(mode=0o700)
+    result: list[Submission] = []
+    taken: set[str] = set()
+    for raw, notebook, problem in _found(submissions, assignment):
+        student = safe_student_id(raw)
+        if student != raw:
+            problem = "; ".join(
+                x for x in [problem, f"student id {bounded(raw, 80)!r} made safe"] if x
+            )
+        if student in taken:
+            n = 2
+            while f"{student}_{n}" in taken:
+                n += 1
+            student = f"{student}_{n}"
+            problem = "; ".join(x for x in [problem, "a second submission under this id"] if x)
+        taken.add(student)
+        if notebook is None:
+            result.append(Submission(student, None, problem))
             continue
-        if entry.is_dir():  # nbgrader's tree: <student>/<assignment>/<notebook>
-            folder = entry / assignment if (entry / assignment).is_dir() else entry
-            notebooks = sorted(folder.glob("*.ipynb"))
-            if (folder / expected).exists():
-                found.append(Submission(entry.name, str(folder / expected)))
-            elif len(notebooks) == 1:
-                problem = f"the notebook is named {notebooks[0].name}; expected {expected}"
-                found.append(Submission(entry.name, str(notebooks[0]), problem))
-            else:
-                what = "no notebook" if not notebooks else f"{len(notebooks)} notebooks"
-                found.append(Submission(entry.name, None, f"{what} found; expected {expected}"))
-        elif entry.suffix == ".ipynb":
-            found.append(Submission(_student_from_filename(entry.stem, assignment), str(entry)))
-        else:
-            student = _student_from_filename(entry.stem, assignment)
-            found.append(Submission(student, None, f"{entry.name} is not a notebook (.ipynb)"))
-    students = [s.student for s in found]
-    duplicates = sorted({s for s in students if students.count(s) > 1})
-    if duplicates:
-        raise ValueError(f"more than one submission for: {', '.join(duplicates)}")
-    return found
+        try:
+            data = _read_regular(notebook)
+        except (OSError, ValueError) as exc:
+            reason = bounded(exc, 200)
+            result.append(Submission(student, None, reason))
+            continue
+        staged = staging / f"{student}.ipynb"
+        staged.write_bytes(data)
+        os.chmod(staged, 0o600)
+        digest = hashlib.sha256(data).hexdigest()
+        result.append(Submission(student, str(staged), problem, str(notebook), digest))
+    return result
 
 
 # -- grading one ------------------------------------------------------------------------------------
@@ -115,26 +193,53 @@ def grade_submission(
     timeout: float = 600.0,
     cell_timeout: float = 60.0,
     memory_bytes: int = 6 << 30,
+    isolation: bool = True,
 ) -> dict:
-    """Grade one submission on a private copy; returns a JSON-able result. Never raises for it."""
+    """Grade one submission on a private copy; returns a JSON-able result. Never raises for it:
+    any exception while judging it, the grader's own included, becomes its outcome."""
     started = time.perf_counter()
     cells = graded_cells(read_notebook(source))
     result = {
         "student": submission.student,
-        "file": submission.path,
+        "file": submission.original or submission.path,
         "seed": seed,
         "max_points": {g: p for g, p, _ in cells},
         "points": {g: 0.0 for g, _, _ in cells},
         "functions": {},
-        "notes": [submission.problem] if submission.problem else [],
+        "flagged": {},
+        "notes": [submission.problem] if submission.problem and submission.path else [],
+        "isolation": "bubblewrap" if isolation else "none",
+        "sha256": submission.sha256,
     }
     if submission.path is None:
-        result.update(status="missing", reason=submission.problem)
+        result.update(status=Status.MISSING.value, reason=submission.problem or "no notebook")
         return _finish(result, started)
-    before = _sha256(submission.path)
+    try:
+        _judge_into(
+            result, submission, source, seed, timeout, cell_timeout, memory_bytes, isolation
+        )
+    except SandboxUnavailable as exc:
+        result.update(status=Status.CRASHED.value, reason=f"no sandbox on this machine: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one student's failure never stops the batch
+        result["points"] = {g: 0.0 for g, _, _ in cells}
+        result.update(
+            status=Status.CRASHED.value,
+            reason=f"the grader failed on this submission ({type(exc).__name__}: {bounded(exc, 200)})",
+        )
+    return _finish(result, started)
+
+
+def _judge_into(result, submission, source, seed, timeout, cell_timeout, memory_bytes, isolation):
+    data = submission.data if submission.data is not None else Path(submission.path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != submission.sha256:
+        result.update(
+            status=Status.INVALID.value,
+            reason="the staged copy changed between discovery and grading; not graded",
+        )
+        return
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
-        copy = Path(tmp) / Path(submission.path).name
-        shutil.copyfile(submission.path, copy)
+        copy = Path(tmp) / "submission.ipynb"
+        copy.write_bytes(data)
         verdict = judge_notebook(
             copy,
             source,
@@ -142,25 +247,23 @@ def grade_submission(
             total_timeout=timeout,
             cell_timeout=cell_timeout,
             memory_bytes=memory_bytes,
+            isolation=isolation,
         )
     result["points"] = {c.grade_id: c.points for c in verdict.cells}
     result["functions"] = {n: m for c in verdict.cells for n, m in c.functions.items()}
+    result["flagged"] = verdict.flagged
     result["notes"] += verdict.notes
     failures = [f"{n}: {m}" for n, m in result["functions"].items() if m != "ok"]
-    flagged = [
-        f for f in failures + result["notes"] if "may not be called" in f or "not allowed" in f
-    ]
-    if verdict.status != "graded":
-        status = verdict.status.split(":")[0]
-        reason = verdict.status
-    elif flagged:
-        status, reason = "flagged", "; ".join(flagged)
-    else:
-        status, reason = "graded", "; ".join(failures)
-    if _sha256(submission.path) != before:
-        status, reason = "tampered", "the submitted file changed while it was graded; " + reason
-    result.update(status=status, reason=reason, sha256=before)
-    return _finish(result, started)
+    reason = verdict.reason if verdict.status != Status.GRADED.value else "; ".join(failures)
+    if submission.original and os.path.isfile(submission.original):
+        try:
+            if _sha256(submission.original) != submission.sha256:
+                result["notes"].append(
+                    "the submitted file changed on disk during grading; graded as first found"
+                )
+        except OSError:
+            pass
+    result.update(status=verdict.status, reason=reason)
 
 
 def _finish(result: dict, started: float) -> dict:
@@ -179,21 +282,48 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _failed(submission: Submission, exc: BaseException, source: str) -> dict:
+    """The outcome of a submission whose grading task itself died (a lost Dask worker)."""
+    cells = graded_cells(read_notebook(source))
+    return {
+        "student": submission.student,
+        "file": submission.original,
+        "max_points": {g: p for g, p, _ in cells},
+        "points": {g: 0.0 for g, _, _ in cells},
+        "functions": {},
+        "flagged": {},
+        "notes": [],
+        "status": Status.CRASHED.value,
+        "reason": f"its grading task failed ({type(exc).__name__}: {bounded(exc, 200)})",
+        "total": 0.0,
+    }
+
+
 def _run_local(todo, source, seed, workers, limits) -> Iterable[dict]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(grade_submission, s, source, seed, **limits) for s in todo]
+        futures = {pool.submit(grade_submission, s, source, seed, **limits): s for s in todo}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001
+                yield _failed(futures[future], exc, source)
 
 
 def _run_dask(todo, source, seed, scheduler, limits) -> Iterable[dict]:
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
+    for submission in todo:  # the staged bytes travel with the task: no shared staging folder
+        if submission.path is not None:
+            submission.data = Path(submission.path).read_bytes()
     with Client(scheduler) as client:
         futures = client.map(grade_submission, todo, source=source, seed=seed, pure=False, **limits)
+        owners = dict(zip(futures, todo, strict=True))
         for future in dask_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001
+                yield _failed(owners[future], exc, source)
 
 
 def grade_class(
@@ -210,11 +340,20 @@ def grade_class(
     cell_timeout: float = 60.0,
     memory_bytes: int = 6 << 30,
     progress: bool = True,
+    isolation: bool = True,
 ) -> list[dict]:
-    """Grade every submission of ``assignment``; returns all results (old and new)."""
+    """Grade every submission of ``assignment``; returns all results (old and new).
+
+    Raises :class:`SandboxUnavailable` when the OS sandbox cannot run here, unless
+    ``isolation`` is False (``--no-isolation``: warned about, and recorded in grades.csv).
+    """
     source = course / "solutions" / assignment / f"{assignment}.ipynb"
     if not source.exists():
         raise ValueError(f"no source notebook {source}; is --course-dir the course's root?")
+    if isolation and not scheduler and (problem := sandbox_problem()):
+        raise SandboxUnavailable(problem)
+    if not isolation:
+        print(UNISOLATED_WARNING, file=sys.stderr)
     results_dir = output / "results" / assignment
     results_dir.mkdir(parents=True, exist_ok=True)
     run_file = results_dir / "_run.json"
@@ -223,7 +362,12 @@ def grade_class(
             json.loads(run_file.read_text())["seed"] if run_file.exists() else secrets.randbits(63)
         )
     _write_json(run_file, {"seed": seed, "assignment": assignment})
-    limits = {"timeout": timeout, "cell_timeout": cell_timeout, "memory_bytes": memory_bytes}
+    limits = {
+        "timeout": timeout,
+        "cell_timeout": cell_timeout,
+        "memory_bytes": memory_bytes,
+        "isolation": isolation,
+    }
 
     with tempfile.TemporaryDirectory(prefix="coursekit-submissions-") as scratch:
         found = discover(Path(submissions), assignment, Path(scratch))
@@ -256,15 +400,18 @@ def grade_class(
 
 
 def write_grades_csv(path: Path, results: list[dict]) -> None:
-    cells = list(results[0]["max_points"]) if results else []
+    """One row per student; no cell can start a spreadsheet formula (outcomes.csv_safe)."""
+    cells = list(dict.fromkeys(c for r in results for c in r["max_points"]))
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *cells, "total", "max", "status", "reason"])
+        writer.writerow(["student", *cells, "total", "max", "status", "isolation", "reason"])
         for r in sorted(results, key=lambda r: r["student"]):
             row = [r["points"].get(c, 0.0) for c in cells]
-            reason = "; ".join(x for x in [r.get("reason", "")] + r["notes"] if x)
+            reason = bounded("; ".join(x for x in [r.get("reason", "")] + r["notes"] if x), 2000)
             max_total = sum(r["max_points"].values())
-            writer.writerow([r["student"], *row, r["total"], max_total, r["status"], reason])
+            isolation = r.get("isolation", "none")
+            cells_out = [r["student"], *row, r["total"], max_total, r["status"], isolation, reason]
+            writer.writerow([csv_safe(c) for c in cells_out])
 
 
 def write_gradebook(course: Path, assignment: str, db: Path, results: list[dict]) -> None:

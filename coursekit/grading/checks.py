@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import re
 import secrets
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 from coursekit.grading.evaluate import evaluate, is_leaf
+from coursekit.grading.outcomes import Problem, Status, bounded
 from coursekit.grading.sandbox import Call, run_sandbox
 from coursekit.grading.specs import Case, FunctionSpec, spec_for
 
@@ -44,7 +47,6 @@ __all__ = [
     "judge_notebook",
 ]
 
-FORBIDDEN_NAMES = ("coursekit", "importlib", "__import__")
 HIDDEN_CHECK = re.compile(r"check_function\(\s*[\"'](\w+)[\"']")
 
 
@@ -148,26 +150,109 @@ def _seeded(seed: int | None) -> tuple[int, torch.Generator]:
 # -- detecting use of the reference -----------------------------------------------------------
 
 
-def find_forbidden(source: str, spec: FunctionSpec) -> list[str]:
-    """Names in ``source`` that reach an implementation of ``spec`` instead of writing one."""
+# Rules a submission can break; each flagged function records the one it broke.
+RULE_REFERENCE = "calls-reference"  # names coursekit or a forbidden implementation
+RULE_DYNAMIC = "dynamic-code"  # builds names or code from strings (importlib, eval, getattr(x, s))
+RULE_INTROSPECTION = "introspection"  # reaches into frames, closures or the interpreter
+RULE_KERNEL = "forbidden-kernel"  # called a forbidden torch function (caught in the sandbox)
+DYNAMIC_NAMES = ("importlib", "__import__", "eval", "exec", "compile", "__builtins__", "globals")
+INTROSPECTION_ATTRIBUTES = (
+    "__closure__",
+    "cell_contents",
+    "__globals__",
+    "f_globals",
+    "f_locals",
+    "f_back",
+    "_getframe",
+    "__subclasses__",
+    "get_referents",
+    "get_objects",
+)
+
+
+def _folded_string(node: ast.AST) -> str | None:
+    """The value of a string built from constants ("rnn_" + "tanh", f"{'course'}kit"), if any."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _folded_string(node.left), _folded_string(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.JoinedStr):
+        parts = [
+            _folded_string(v.value if isinstance(v, ast.FormattedValue) else v) for v in node.values
+        ]
+        return None if None in parts else "".join(parts)
+    return None
+
+
+def static_violations(source: str, spec: FunctionSpec) -> dict[str, list[str]]:
+    """rule -> the names in ``source`` that break it (see the RULE_* constants)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return []
-    found = []
+        return {}
+    found: dict[str, set[str]] = {}
+
+    def hit(rule: str, what: str) -> None:
+        found.setdefault(rule, set()).add(what)
+
+    forbidden = set(spec.forbidden_attributes)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
-            found.append(node.id)
-        elif isinstance(node, ast.Attribute) and node.attr in spec.forbidden_attributes:
-            found.append(node.attr)
+        if isinstance(node, ast.Name):
+            if node.id == "coursekit":
+                hit(RULE_REFERENCE, node.id)
+            elif node.id in DYNAMIC_NAMES or node.id == "gc":
+                hit(RULE_DYNAMIC, node.id)
+        elif isinstance(node, ast.Attribute):
+            if node.attr in forbidden:
+                hit(RULE_REFERENCE, node.attr)
+            elif node.attr in INTROSPECTION_ATTRIBUTES:
+                hit(RULE_INTROSPECTION, node.attr)
+            elif node.attr in ("__import__", "import_module"):
+                hit(RULE_DYNAMIC, node.attr)
+            elif node.attr in ("ops", "_C") and isinstance(node.value, ast.Name):
+                if node.value.id == "torch":
+                    hit(RULE_INTROSPECTION, f"torch.{node.attr}")
         elif isinstance(node, ast.Import):
-            found += [a.name for a in node.names if a.name.split(".")[0] in FORBIDDEN_NAMES]
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top == "coursekit":
+                    hit(RULE_REFERENCE, alias.name)
+                elif top in ("importlib", "gc", "inspect"):
+                    hit(RULE_DYNAMIC, alias.name)
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if module.split(".")[0] in FORBIDDEN_NAMES:
-                found.append(module)
-            found += [a.name for a in node.names if a.name in spec.forbidden_attributes]
-    return sorted(set(found))
+            top = module.split(".")[0]
+            if top == "coursekit":
+                hit(RULE_REFERENCE, module)
+            elif top in ("importlib", "gc", "inspect"):
+                hit(RULE_DYNAMIC, module)
+            for alias in node.names:
+                if alias.name in forbidden:
+                    hit(RULE_REFERENCE, alias.name)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) > 1:
+                if _folded_string(node.args[1]) is None:
+                    hit(RULE_DYNAMIC, f"{node.func.id} with a computed name")
+        text = _folded_string(node) if isinstance(node, (ast.BinOp, ast.JoinedStr)) else None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        # a string that is a name ("course" + "kit.rnn", "rnn_tanh_cell"), not a message
+        if text and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", text):
+            parts = set(text.split("."))
+            if "coursekit" in parts:
+                hit(RULE_REFERENCE, f"{text!r} (a name in a string)")
+            elif parts & forbidden:
+                hit(RULE_REFERENCE, f"{text!r} (a name in a string)")
+            elif "__import__" in parts:
+                hit(RULE_DYNAMIC, f"{text!r} (a name in a string)")
+    return {rule: sorted(names) for rule, names in found.items()}
+
+
+def find_forbidden(source: str, spec: FunctionSpec) -> list[str]:
+    """Names in ``source`` that reach an implementation of ``spec`` instead of writing one,
+    or build names and code at run time (every rule of :func:`static_violations`)."""
+    return sorted({n for names in static_violations(source, spec).values() for n in names})
 
 
 def _function_sources(fn: Any) -> str:
@@ -266,10 +351,13 @@ class CellVerdict:
 
 @dataclass
 class NotebookVerdict:
-    status: str  # "graded", or why the notebook could not be graded
+    status: str  # a Status value: "graded", "flagged", "timeout", "crashed", "invalid"
     cells: list[CellVerdict] = field(default_factory=list)
     seed: int = 0
     notes: list[str] = field(default_factory=list)
+    reason: str = ""  # why, when the status is not "graded"
+    problems: dict[str, Problem] = field(default_factory=dict)  # function -> why it lost points
+    isolation: str = "bubblewrap"
 
     @property
     def points(self) -> float:
@@ -279,12 +367,30 @@ class NotebookVerdict:
     def max_points(self) -> float:
         return sum(c.max_points for c in self.cells)
 
+    @property
+    def flagged(self) -> dict[str, str]:
+        """function -> the rule it broke."""
+        return {n: p.rule for n, p in self.problems.items() if p.kind == "flagged"}
+
+
+def nbgrader_metadata(cell) -> dict:
+    """A cell's nbgrader metadata, or {} when it is absent or not what nbgrader writes."""
+    if not isinstance(cell, dict):
+        return {}
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    if "grade_id" in meta and not isinstance(meta["grade_id"], str):
+        return {}
+    return meta
+
 
 def graded_cells(source: nbformat.NotebookNode) -> list[tuple[str, float, list[str]]]:
     """(grade_id, points, function names) for each hidden-test cell of a source notebook."""
     cells = []
     for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbgrader_metadata(cell)
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             names = HIDDEN_CHECK.findall(cell.source)
             if names:
@@ -292,12 +398,17 @@ def graded_cells(source: nbformat.NotebookNode) -> list[tuple[str, float, list[s
     return cells
 
 
-def _answer_cells(submission: nbformat.NotebookNode) -> dict[str, str]:
+def answer_cells(submission: nbformat.NotebookNode) -> dict[str, str]:
+    """The submission's answer cells by grade id; anything malformed is simply not an answer."""
     answers = {}
     for cell in submission.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_metadata(cell)
+        source = cell.get("source", "") if isinstance(cell, dict) else ""
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
         if meta.get("solution") and cell.get("cell_type") == "code" and "grade_id" in meta:
-            answers[meta["grade_id"]] = str(cell.get("source", ""))
+            if isinstance(source, str):
+                answers.setdefault(meta["grade_id"], source)
     return answers
 
 
@@ -311,12 +422,12 @@ def build_program(
     from the source, so editing or deleting them changes nothing. Returns the cells, the
     answer cells by grade id, and notes for the feedback.
     """
-    answers = _answer_cells(submission)
+    answers = answer_cells(submission)
     cells, used, notes = [], {}, []
     for cell in source.cells:
         if cell.cell_type != "code":
             continue
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbgrader_metadata(cell)
         if meta.get("solution"):
             grade_id = meta["grade_id"]
             if grade_id not in answers:
@@ -345,9 +456,13 @@ def _defines(source: str) -> set[str]:
 
 
 def _sources_reached(name: str, answers: dict[str, str]) -> str:
-    """The answer cells that define ``name`` and, transitively, the names it uses."""
+    """The answer cells that define ``name`` and, transitively, the names it uses.
+
+    Answer cells that define nothing a graded function could use (top-level code only) are
+    included for every function: what they run may change what the functions see."""
     definers = {n: src for src in answers.values() for n in _defines(src)}
-    seen, todo, sources = set(), [name], []
+    seen, todo = set(), [name]
+    sources = [src for src in answers.values() if src.strip() and not _defines(src)]
     while todo:
         current = todo.pop()
         src = definers.get(current)
@@ -356,29 +471,39 @@ def _sources_reached(name: str, answers: dict[str, str]) -> str:
         sources.append(src)
         try:
             used = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
-        except SyntaxError:
+        except (SyntaxError, RecursionError, ValueError):
             used = set()
         todo += [n for n in used - seen if n in definers]
         seen |= used
     return "\n".join(sources)
 
 
+MAX_NOTEBOOK_BYTES = 20 << 20
+
+
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
     """Read a notebook, raising ``ValueError`` with a plain reason when it is not one."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # never through a link, never a FIFO or device, never more than the cap
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError(f"{path.name} is not a regular file")
+            data = f.read(MAX_NOTEBOOK_BYTES + 1)
+        if len(data) > MAX_NOTEBOOK_BYTES:
+            raise ValueError(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path.name}: {exc}") from None
+        raise ValueError(f"cannot read {path.name}: {bounded(exc, 200)}") from None
     if not text.strip():
         raise ValueError(f"{path.name} is empty")
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for bad JSON and bad schema
-        raise ValueError(
-            f"{path.name} is not a valid notebook: {str(exc).splitlines()[0]}"
-        ) from None
-    if not isinstance(nb.get("cells"), list):
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path.name} is not a valid notebook: {bounded(first, 200)}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise ValueError(f"{path.name} is not a valid notebook: it has no list of cells")
     return nb
 
@@ -391,20 +516,24 @@ def judge_notebook(
     total_timeout: float = 600.0,
     cell_timeout: float = 60.0,
     memory_bytes: int = 6 << 30,
+    isolation: bool = True,
 ) -> NotebookVerdict:
     """Grade a submission against the instructor's source notebook, outside any student kernel.
 
     Never raises for a faulty submission: an unreadable notebook, a crash or a timeout is a
-    ``status``/reason in the verdict and zero points for what could not be checked.
+    ``status`` and ``reason`` in the verdict and zero points for what could not be checked.
+    Raises :class:`~coursekit.grading.sandbox.SandboxUnavailable` when ``isolation`` is asked
+    for and the OS sandbox cannot run here.
     """
     source = read_notebook(source_path)  # the instructor's: an error here is ours and should raise
     seed, generator = _seeded(seed)
     cells = graded_cells(source)
-    verdict = NotebookVerdict(status="graded", seed=seed)
+    verdict = NotebookVerdict(status=Status.GRADED.value, seed=seed)
+    verdict.isolation = "bubblewrap" if isolation else "none"
     try:
         submission = read_notebook(submission_path)
     except ValueError as exc:
-        verdict.status = f"invalid: {exc}"
+        verdict.status, verdict.reason = Status.INVALID.value, str(exc)
         verdict.cells = [CellVerdict(g, p, 0.0, dict.fromkeys(n, str(exc))) for g, p, n in cells]
         return verdict
     program, answers, verdict.notes = build_program(source, submission)
@@ -413,17 +542,28 @@ def judge_notebook(
     for _, _, names in cells:
         for name in names:
             spec = spec_for(name)
-            forbidden = find_forbidden(_sources_reached(name, answers), spec)
-            if forbidden:
-                problems[name] = (
-                    f"uses {', '.join(forbidden)}: the reference implementation may not be called"
-                )
+            violations = static_violations(_sources_reached(name, answers), spec)
+            if violations:
+                rule, found = next(iter(sorted(violations.items())))
+                what = ", ".join(n for names_ in violations.values() for n in names_)
+                message = f"uses {bounded(what, 300)}: write it yourself (rule: {rule})"
+                problems[name] = Problem("flagged", message, rule)
                 continue
             for i, case in enumerate(spec.make_cases(generator)):
                 reference, cotangents = _reference_evaluation(spec, case, generator)
                 call_id = f"{name}-{i}"
                 expected[call_id] = (spec, case, reference)
-                calls.append(Call(call_id, name, case.args, case.kwargs, case.arrays, cotangents))
+                calls.append(
+                    Call(
+                        call_id,
+                        name,
+                        case.args,
+                        case.kwargs,
+                        case.arrays,
+                        cotangents,
+                        spec.forbidden_attributes,
+                    )
+                )
 
     result = run_sandbox(
         program,
@@ -432,22 +572,39 @@ def judge_notebook(
         call_timeout=cell_timeout,
         total_timeout=total_timeout,
         memory_bytes=memory_bytes,
+        isolation=isolation,
     )
     if result.status != "ok":
-        verdict.status = result.status
+        verdict.status = {
+            "timeout": Status.TIMEOUT,
+            "crashed": Status.CRASHED,
+            "invalid": Status.INVALID,
+        }[result.status].value
+        verdict.reason = f"{result.status}: {result.reason}"
     for index, error in sorted(result.cell_errors.items()):
-        verdict.notes.append(f"cell {index} raised {error.splitlines()[-1] if error else ''}")
+        last = error.strip().splitlines()[-1] if error.strip() else ""
+        verdict.notes.append(f"cell {index} raised {last}")
     for call_id, (spec, case, reference) in expected.items():
         if spec.name in problems:
             continue
-        if call_id in result.errors:
-            problems[spec.name] = f"case {case.label}: {result.errors[call_id]}"
-            continue
-        problem = compare_evaluations(spec, case, result.outputs[call_id], reference)
-        if problem:
-            problems.setdefault(spec.name, f"case {case.label}: {problem}")
+        if call_id in result.forbidden:
+            message = f"calls {result.forbidden[call_id]}: write it yourself (rule: {RULE_KERNEL})"
+            problems[spec.name] = Problem("flagged", message, RULE_KERNEL)
+        elif call_id in result.errors:
+            problems[spec.name] = Problem("error", f"case {case.label}: {result.errors[call_id]}")
+        else:
+            try:
+                problem = compare_evaluations(spec, case, result.outputs[call_id], reference)
+            except Exception as exc:  # noqa: BLE001 - hostile outputs: any failure is theirs
+                problem = f"its results could not be compared ({type(exc).__name__})"
+            if problem:
+                problems[spec.name] = Problem("wrong", f"case {case.label}: {problem}")
+    verdict.problems = problems
+    if verdict.status == Status.GRADED.value and verdict.flagged:
+        verdict.status = Status.FLAGGED.value
+        verdict.reason = "; ".join(f"{n}: {problems[n].message}" for n in verdict.flagged)
     for grade_id, points, names in cells:
-        functions = {n: problems.get(n, "ok") for n in names}
-        earned = points if all(v == "ok" for v in functions.values()) else 0.0
+        functions = {n: problems[n].message if n in problems else "ok" for n in names}
+        earned = points if all(n not in problems for n in names) else 0.0
         verdict.cells.append(CellVerdict(grade_id, points, earned, functions))
     return verdict

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from coursekit.grading.checks import read_notebook
+from coursekit.grading.checks import answer_cells, nbgrader_metadata, read_notebook
 
 __all__ = ["write_feedback"]
 
@@ -32,15 +32,12 @@ def _cells_shown(source_path: Path, submission_path: str | None) -> list[tuple[s
     answers = {}
     if submission_path:
         try:
-            for cell in read_notebook(submission_path).cells:
-                meta = cell.get("metadata", {}).get("nbgrader", {})
-                if meta.get("solution"):
-                    answers[meta.get("grade_id")] = str(cell.get("source", ""))
+            answers = answer_cells(read_notebook(submission_path))
         except ValueError:
             pass  # an unreadable notebook: the reason is in the results
     shown = []
     for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbgrader_metadata(cell)
         if meta.get("solution"):
             shown.append(("answer", answers.get(meta["grade_id"], "(missing)")))
         elif meta.get("grade"):

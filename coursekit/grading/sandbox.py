@@ -1,31 +1,103 @@
 """The grader's side of the evaluation process (see ``sandbox_main.py`` for the other side).
 
-:func:`run_sandbox` writes a request into a fresh temporary folder, starts
-``python -I sandbox_main.py`` there with a memory limit and a wall-clock limit, and reads back
-only plain data: JSON and ``.npz`` arrays loaded with ``allow_pickle=False``. Whatever
-happens inside (an exception, an infinite loop, ``os._exit``, a segfault, a memory bomb,
-100 MB of printing) becomes an error string in the result; this process never raises for it.
+:func:`run_sandbox` writes a request into a private folder, starts ``python -I
+sandbox_main.py`` inside an OS sandbox (bubblewrap, :func:`sandbox_command`) and reads back
+what it reports. Whatever happens inside (an exception, an infinite loop, ``os._exit``, a
+segfault, a memory bomb, 100 MB of printing, a forged or oversized report) becomes a status
+and a reason in the result; this process never raises for it and never blocks on it.
+
+The sandbox (bubblewrap, Debian package ``bubblewrap``): fresh user, PID, network, IPC, UTS,
+cgroup and mount namespaces; uid and gid 65534 with no capabilities and no way to create
+further user namespaces; a new session (no terminal); a file system that holds only ``/usr``
+(and its ``/bin``, ``/lib`` links), a few files of ``/etc`` that the dynamic loader reads and
+the Python installation, all read-only; the request folder, read-only, at ``/request``; one
+writable folder, ``/submission``, a tmpfs capped at ``work_bytes``; its own ``/proc`` (its own
+processes only) and a minimal ``/dev``; an environment of seven variables. coursekit's
+package folder is hidden even where the Python installation holds it. The evaluation and
+everything it starts live in the PID namespace, which dies with its first process: when the
+grader kills the sandbox (``SIGKILL`` to its process group) at the end of every run, no
+process of it survives. Resource limits are set by the evaluation process itself, before
+anything else runs (``sandbox_main.py``), and are inherited by all it starts.
+
+The request (``/request/request.json``, written here, read there)::
+
+    {"cells": [str], "cell_timeout": s, "call_timeout": s, "limits": {RLIMIT_*: int},
+     "python_guard": bool, "blocked_dir": str, "forbidden_modules": [str],
+     "skip_cells": {"<index>": reason}, "skip_calls": {"<call id>": reason},
+     "calls": [{"id": str, "function": str, "args": [...], "kwargs": {...},
+                "arrays": "<id>_in.npz", "cotangents": "<id>_cot.npz",
+                "n_cotangents": int | null, "forbidden": [str]}]}
+
+The report: lines of JSON on a pipe (file descriptor ``FD``), one object each, exactly one
+of these keys (anything else makes the report invalid from that line on)::
+
+    {"progress": ["cell", <index>] | ["call", <call id>]}   what runs now
+    {"cell": <index>, "error": ERROR}                        a cell raised
+    {"call": <call id>, "error": ERROR}                      a graded call raised
+    {"call": <call id>, "arrays": {KEY: ARRAY}}              a graded call's results
+    {"forbidden": <name>, "call": <call id> | null}          a forbidden function was called
+    {"done": true}                                           the end
+
+    ERROR = {"type": str, "message": str}   (cut to ERROR_CHARS)
+    KEY   = "n" | "o<i>" | "g<i>"           (evaluate.py: count, outputs, gradients)
+    ARRAY = {"dtype": one of ARRAY_DTYPES, "shape": [int] (at most 8 dims),
+             "data": base64 of the C-order bytes}
+
+Before decoding an array the dtype, the shape, the element count (at most ``MAX_ELEMENTS``
+per call) and the encoded length are checked; the whole report is read up to
+``REPORT_BYTES`` and the printed output only as its last ``OUTPUT_TAIL`` bytes. Nothing is
+read back from any file the evaluation could write.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import json
+import math
 import os
-import resource
+import re
+import selectors
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 import coursekit
+from coursekit.grading.outcomes import bounded
 
 RUNNER = Path(__file__).with_name("sandbox_main.py")
+EVALUATE = Path(__file__).with_name("evaluate.py")
 PACKAGE_DIR = Path(coursekit.__file__).resolve().parent
-OUTPUT_TAIL = 4000  # characters of the student's printing kept for messages
+OUTPUT_TAIL = 4000  # bytes of the student's printing kept for messages
+REPORT_BYTES = 64 << 20  # the most a report may be
+ERROR_CHARS = 500  # of each error message kept
+MAX_ELEMENTS = 1 << 22  # array elements per call (32 MiB of float64)
+ARRAY_DTYPES = ("float64", "float32", "int64", "int32", "bool")
+ARRAY_KEY = re.compile(r"^(n|[og]\d{1,4})$")
+WORK_DIR = "/submission"  # the only writable folder inside the sandbox
+REQUEST_DIR = "/request"
+SANDBOX_UID = 65534  # nobody
+
+__all__ = [
+    "Call",
+    "SandboxResult",
+    "SandboxUnavailable",
+    "run_sandbox",
+    "sandbox_command",
+    "sandbox_problem",
+]
+
+
+class SandboxUnavailable(RuntimeError):
+    """The OS sandbox cannot run on this machine; the message says what is missing."""
 
 
 @dataclass
@@ -38,30 +110,134 @@ class Call:
     kwargs: dict
     arrays: dict[str, np.ndarray]
     cotangents: list[np.ndarray | None] | None  # None: the gradients are not checked
+    forbidden: tuple[str, ...] = ()  # torch functions this call may not use
 
 
 @dataclass
 class SandboxResult:
-    status: str  # "ok", or why the process did not finish cleanly
+    status: str  # "ok", "timeout", "crashed" or "invalid" (the report broke the schema)
+    reason: str = ""  # why, when the status is not "ok"
     cell_errors: dict[int, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    forbidden: dict[str, str] = field(default_factory=dict)  # call id -> forbidden name called
+    forbidden_in_cells: list[str] = field(default_factory=list)
     printed: str = ""
+    isolation: str = "bubblewrap"  # or "none"
 
 
-def _limit_memory(memory_bytes: int):
-    def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
+# -- the sandbox --------------------------------------------------------------------------------
 
 
-def _exit_reason(returncode: int) -> str:
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        return f"crashed: the evaluation process was killed by {name}"
-    return f"crashed: the evaluation process exited with code {returncode} before finishing"
+def _python_roots() -> list[str]:
+    """The folders of the Python installation the evaluation needs (venv and base), outermost."""
+    roots = {
+        os.path.realpath(p)
+        for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    }
+    roots.add(os.path.dirname(os.path.realpath(sys.executable)))
+    roots |= {p for p in (os.path.abspath(sys.prefix), os.path.abspath(sys.base_prefix))}
+    roots = {r for r in roots if r != "/" and not r.startswith("/usr/")}
+    ordered = sorted(roots)
+    return [r for r in ordered if not any(r.startswith(o + os.sep) for o in ordered if o != r)]
+
+
+def sandbox_command(request_dir: Path, work_bytes: int, argv: list[str]) -> list[str]:
+    """The bubblewrap command line that runs ``argv`` in the sandbox (see the module doc)."""
+    command = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+    ]
+    command += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    command += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    command += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            command += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            command += ["--ro-bind", str(path), str(path)]
+    for etc in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
+        command += ["--ro-bind-try", f"/etc/{etc}", f"/etc/{etc}"]
+    for root in _python_roots():
+        command += ["--ro-bind", root, root]
+    package = str(PACKAGE_DIR)
+    if package.startswith("/usr/") or any(package.startswith(r + os.sep) for r in _python_roots()):
+        command += ["--tmpfs", package, "--remount-ro", package]  # installed: hide it
+    command += ["--ro-bind", str(request_dir), REQUEST_DIR]
+    command += ["--proc", "/proc", "--dev", "/dev"]
+    command += ["--size", str(work_bytes), "--perms", "0700", "--tmpfs", WORK_DIR]
+    command += ["--remount-ro", "/", "--chdir", WORK_DIR, "--clearenv"]
+    for key, value in _environment(WORK_DIR).items():
+        command += ["--setenv", key, value]
+    return [*command, "--", *argv]
+
+
+def _environment(work: str) -> dict[str, str]:
+    """All the evaluation sees of an environment: nothing of the grader's."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": work,
+        "TMPDIR": work,
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+@functools.cache
+def sandbox_problem() -> str | None:
+    """None when the sandbox runs here; else what is missing and how to get it."""
+    if not sys.platform.startswith("linux"):
+        return (
+            f"the OS sandbox needs Linux (bubblewrap); this is {sys.platform}. Grade on a Linux "
+            "machine, or pass --no-isolation to run student code unisolated"
+        )
+    if shutil.which("bwrap") is None:
+        return (
+            "bubblewrap (bwrap) is not installed; it runs student code in an OS sandbox. "
+            "Install it: `make sandbox-deps` or `apt-get install bubblewrap` as root "
+            "(Fedora: `dnf install bubblewrap`), or pass --no-isolation to run unisolated"
+        )
+    with tempfile.TemporaryDirectory(prefix="coursekit-probe-") as tmp:
+        argv = [sys.executable, "-I", "-c", "import numpy, torch"]
+        try:
+            done = subprocess.run(
+                sandbox_command(Path(tmp), 1 << 20, argv),
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=300,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap did not start: {exc}"
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return (
+            f"bubblewrap cannot create its sandbox here ({said[-1] if said else done.returncode}). "
+            "Unprivileged user namespaces may be disabled: on Ubuntu 23.10 and later AppArmor "
+            "restricts them (kernel.apparmor_restrict_unprivileged_userns); see the README, "
+            "'The trust model', for how to allow bwrap. Or pass --no-isolation to run unisolated"
+        )
+    return None
+
+
+# -- running it -----------------------------------------------------------------------------------
+
+
+def _limits(memory_bytes: int, total_timeout: float, work_bytes: int, isolated: bool) -> dict:
+    limits = {
+        "RLIMIT_AS": memory_bytes,
+        "RLIMIT_CORE": 0,
+        "RLIMIT_CPU": int(math.ceil(total_timeout)) + 5,
+        "RLIMIT_FSIZE": work_bytes,
+        "RLIMIT_NOFILE": 512,
+    }
+    if isolated:  # outside a user namespace it would count the grader's own processes
+        limits["RLIMIT_NPROC"] = 256
+    return limits
 
 
 def run_sandbox(
@@ -72,24 +248,47 @@ def run_sandbox(
     call_timeout: float = 60.0,
     total_timeout: float = 600.0,
     memory_bytes: int = 6 << 30,
+    work_bytes: int = 256 << 20,
     forbidden_modules: tuple[str, ...] = ("coursekit",),
     max_restarts: int = 3,
+    isolation: bool = True,
+    python_guard: bool = True,
 ) -> SandboxResult:
-    """Run ``cells`` in a fresh process, then evaluate ``calls``; never raises for student faults."""
+    """Run ``cells`` in a fresh sandbox, then evaluate ``calls``; never raises for student faults.
+
+    ``total_timeout`` is one wall-clock deadline for everything, restarts included.
+    ``isolation=False`` runs without the OS sandbox (a plain child process with the Python
+    guard); ``python_guard=False`` leaves the OS sandbox alone (the isolation tests use it).
+    Raises :class:`SandboxUnavailable` when isolation is asked for and cannot run.
+    """
+    if isolation and (problem := sandbox_problem()):
+        raise SandboxUnavailable(problem)
+    deadline = time.monotonic() + total_timeout
+    # a cell or call whose own alarm did not stop it (it swallowed the exception) is killed
+    stall_limit = {"cell": 2 * cell_timeout + 1, "call": 2 * call_timeout + 1}
+    state = _State(cells={i for i in range(len(cells))}, calls={c.id: c for c in calls})
     with tempfile.TemporaryDirectory(prefix="coursekit-sandbox-") as tmp:
-        work = Path(tmp)
+        request_dir, work = Path(tmp) / "request", Path(tmp) / "work"
+        request_dir.mkdir()
+        work.mkdir()
+        shutil.copyfile(RUNNER, request_dir / "sandbox_main.py")
+        shutil.copyfile(EVALUATE, request_dir / "evaluate.py")
         request = {
             "cells": cells,
             "calls": [],
             "cell_timeout": cell_timeout,
             "call_timeout": call_timeout,
+            "limits": _limits(memory_bytes, total_timeout, work_bytes, isolation),
+            "python_guard": python_guard,
             "blocked_dir": str(PACKAGE_DIR),
             "forbidden_modules": list(forbidden_modules),
+            "skip_cells": {},
+            "skip_calls": {},
         }
         for call in calls:
-            np.savez(work / f"{call.id}_in.npz", **call.arrays)
+            np.savez(request_dir / f"{call.id}_in.npz", **call.arrays)
             cotangents = {f"c{i}": c for i, c in enumerate(call.cotangents or []) if c is not None}
-            np.savez(work / f"{call.id}_cot.npz", **cotangents)
+            np.savez(request_dir / f"{call.id}_cot.npz", **cotangents)
             request["calls"].append(
                 {
                     "id": call.id,
@@ -99,97 +298,289 @@ def run_sandbox(
                     "arrays": f"{call.id}_in.npz",
                     "cotangents": f"{call.id}_cot.npz",
                     "n_cotangents": None if call.cotangents is None else len(call.cotangents),
+                    "forbidden": list(call.forbidden),
                 }
             )
         # A cell or call that kills the process (os._exit, a segfault, an endless loop that
         # swallows the alarm) is recorded and skipped, and the rest runs again, so the other
-        # questions are still graded.
-        request["skip_cells"], request["skip_calls"] = {}, {}
-        first_failure = None
+        # questions are still graded; calls already answered are not run again.
+        first_failure: tuple[str, str] | None = None
         for _ in range(max_restarts + 1):
-            (work / "request.json").write_text(json.dumps(request))
-            status = _run_once(work, total_timeout, memory_bytes)
+            request["skip_calls"] = {
+                k: "" for k in state.calls if k in state.errors or k in state.outputs
+            }
+            (request_dir / "request.json").write_text(json.dumps(request))
+            state.progress = None
+            status, reason = _run_once(
+                request_dir, work, deadline, stall_limit, work_bytes, state, isolation
+            )
             if status == "ok":
                 break
-            first_failure = first_failure or status
-            progress = work / "progress.txt"
-            kind, _, key = (progress.read_text() if progress.exists() else "").partition(" ")
-            reason = f"{status} (while running this {kind})"
-            if kind == "cell" and key not in request["skip_cells"]:
-                request["skip_cells"][key] = reason
-            elif kind == "call" and key not in request["skip_calls"]:
-                request["skip_calls"][key] = reason
-                function = next(c.function for c in calls if c.id == key)
+            first_failure = first_failure or (status, reason)
+            if status in ("invalid",) or time.monotonic() >= deadline:
+                break
+            kind, key = state.progress or (None, None)
+            why = f"{status}: {reason} (while running this {kind})"
+            if kind == "cell" and str(key) not in request["skip_cells"]:
+                request["skip_cells"][str(key)] = why
+                state.cell_errors.setdefault(key, why)
+            elif kind == "call" and key not in state.errors:
+                state.errors[key] = why
+                function = state.calls[key].function
                 for other in calls:  # its other cases would most likely crash too
-                    if other.function == function and other.id != key:
-                        request["skip_calls"].setdefault(
-                            other.id, "skipped: an earlier case crashed"
-                        )
+                    if other.function == function and other.id not in state.outputs:
+                        state.errors.setdefault(other.id, "skipped: an earlier case crashed")
             else:
                 break  # it died outside any cell or call: nothing left to skip
-        result = SandboxResult(status=first_failure or status, printed=_tail(work / "printed.txt"))
-        results_file = work / "results.json"
-        try:
-            reported = json.loads(results_file.read_text()) if results_file.exists() else {}
-        except ValueError:
-            reported = {}
-        if "MemoryError" in result.printed and result.status != "ok":
-            result.status = "memory: the evaluation ran out of its memory limit"
-        cell_errors = {**request["skip_cells"], **reported.get("cell_errors", {})}
-        result.cell_errors = {int(k): str(v) for k, v in cell_errors.items()}
-        for call in calls:
-            outcome = reported.get("calls", {}).get(call.id)
-            if call.id in request["skip_calls"]:
-                outcome = {"error": request["skip_calls"][call.id]}
-            if not isinstance(outcome, dict):
-                result.errors[call.id] = f"not evaluated ({result.status})"
-            elif outcome.get("ok"):
-                try:
-                    with np.load(work / f"{call.id}_out.npz", allow_pickle=False) as data:
-                        result.outputs[call.id] = {k: data[k] for k in data.files}
-                except (OSError, ValueError) as exc:
-                    result.errors[call.id] = f"unreadable result ({exc})"
-            else:
-                result.errors[call.id] = str(outcome.get("error", "unknown error"))[:2000]
-        return result
+        status, reason = first_failure or (status, reason)
+    result = SandboxResult(
+        status=status,
+        reason=reason,
+        cell_errors=dict(state.cell_errors),
+        outputs=state.outputs,
+        forbidden=state.forbidden,
+        forbidden_in_cells=state.forbidden_in_cells,
+        printed=state.printed.decode("utf-8", "replace"),
+        isolation="bubblewrap" if isolation else "none",
+    )
+    for call in calls:
+        if call.id in state.errors:
+            result.errors[call.id] = state.errors[call.id]
+        elif call.id not in state.outputs:
+            result.errors[call.id] = (
+                f"not evaluated ({status}: {reason})"
+                if reason
+                else ("not evaluated (the evaluation ended without reporting it)")
+            )
+    return result
 
 
-def _run_once(work: Path, total_timeout: float, memory_bytes: int) -> str:
-    """Run the evaluation process once in ``work``; returns "ok" or why it did not finish."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(work),
-        "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    }
-    (work / "results.json").unlink(missing_ok=True)
-    with open(work / "printed.txt", "wb") as out:
+@dataclass
+class _State:
+    """What the reports of all runs of one evaluation established."""
+
+    cells: set[int]
+    calls: dict[str, Call]
+    cell_errors: dict[int, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    forbidden: dict[str, str] = field(default_factory=dict)
+    forbidden_in_cells: list[str] = field(default_factory=list)
+    progress: tuple | None = None
+    done: bool = False
+    printed: bytes = b""
+    lines: int = 0
+
+
+def _run_once(
+    request_dir: Path,
+    work: Path,
+    deadline: float,
+    stall_limit: dict[str, float],
+    work_bytes: int,
+    state: _State,
+    isolated: bool,
+) -> tuple[str, str]:
+    """Run the evaluation once; returns ("ok", "") or (status, reason).
+
+    It is killed at ``deadline``, or when one cell or call has run ``stall_limit`` seconds
+    (its own alarm having failed to stop it), so that a restart can skip it."""
+    report_read, report_write = os.pipe()
+    out_read, out_write = os.pipe()
+    runner_dir = REQUEST_DIR if isolated else str(request_dir)
+    argv = [sys.executable, "-I", f"{runner_dir}/sandbox_main.py", runner_dir, str(report_write)]
+    if isolated:
+        command, env, cwd = sandbox_command(request_dir, work_bytes, argv), {}, None
+    else:
+        command, env, cwd = argv, _environment(str(work)), work
+    state.done = False
+    try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(work)],
-            cwd=work,
+            command,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_limit_memory(memory_bytes),
+            stdout=out_write,
+            stderr=out_write,
+            pass_fds=(report_write,),
             start_new_session=True,
         )
-        try:
-            proc.wait(timeout=total_timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return f"timeout: the evaluation ran past {total_timeout:.0f} s"
+    finally:
+        os.close(report_write)
+        os.close(out_write)
+    pending = bytearray()  # the report's unfinished line
+    received = 0
+    problem: tuple[str, str] | None = None
+    progress_at = None  # when the cell or call now running began
+    selector = selectors.DefaultSelector()
+    try:
+        for fd in (report_read, out_read):
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        exited_at = None
+        while selector.get_map() and problem is None:
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and (state.done or now - exited_at > 2):
+                break  # whatever else holds the pipes open is killed below
+            if now >= deadline:
+                problem = ("timeout", "the evaluation ran past the notebook's time limit")
+                break
+            kind = state.progress[0] if state.progress else "cell"
+            if progress_at is not None and now - progress_at > stall_limit[kind]:
+                problem = ("timeout", f"a {kind} ran on past its time limit, ignoring the alarm")
+                break
+            for key, _ in selector.select(min(deadline - now, 0.5)):
+                try:
+                    data = os.read(key.fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    selector.unregister(key.fd)
+                elif key.fd == out_read:
+                    state.printed = (state.printed + data)[-OUTPUT_TAIL:]
+                else:
+                    received += len(data)
+                    if received > REPORT_BYTES:
+                        limit = REPORT_BYTES >> 20
+                        problem = ("invalid", f"the evaluation reported more than {limit} MiB")
+                        break
+                    pending += data
+                    *lines, rest = bytes(pending).split(b"\n")
+                    pending = bytearray(rest)
+                    before = state.progress
+                    invalid = _read_lines(lines, state)
+                    if invalid:
+                        problem = ("invalid", invalid)
+                        break
+                    if state.progress is not before:
+                        progress_at = time.monotonic()
+                    if state.done:
+                        progress_at = None
+    finally:
+        selector.close()
+        _kill(proc)
+        os.close(report_read)
+        os.close(out_read)
+    if problem:
+        return problem
     if proc.returncode != 0:
-        return _exit_reason(proc.returncode)
-    if not (work / "results.json").exists():
-        return "crashed: the evaluation process ended without reporting"
-    return "ok"
+        return "crashed", _exit_reason(proc.returncode, isolated)
+    if not state.done:
+        return "crashed", "the evaluation process ended without reporting"
+    return "ok", ""
 
 
-def _tail(path: Path) -> str:
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        f.seek(max(0, size - OUTPUT_TAIL))
-        return f.read().decode("utf-8", "replace")
+def _kill(proc: subprocess.Popen) -> None:
+    """The sandbox and everything in it: its PID namespace dies with its first process."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _exit_reason(returncode: int, isolated: bool) -> str:
+    signum = -returncode if returncode < 0 else returncode - 128 if isolated else 0
+    if 0 < signum < 65:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        return f"the evaluation process was killed by {name}"
+    return f"the evaluation process exited with code {returncode} before finishing"
+
+
+# -- reading the report ---------------------------------------------------------------------------
+
+
+def _read_lines(lines: list[bytes], state: _State) -> str | None:
+    """Apply each line of the report to ``state``; a broken one ends it: returns why."""
+    for line in lines:
+        state.lines += 1
+        try:
+            _apply(json.loads(line), state)
+        except (ValueError, TypeError, KeyError, RecursionError, binascii.Error) as exc:
+            return bounded(f"line {state.lines} of the evaluation's report is invalid: {exc}", 200)
+    return None
+
+
+def _error_text(error) -> str:
+    if not isinstance(error, dict):
+        raise TypeError("an error must be an object")
+    kind, message = error.get("type"), error.get("message")
+    if not isinstance(kind, str) or not isinstance(message, str):
+        raise TypeError("an error needs a type and a message, both strings")
+    text = message if kind in message else f"{kind}: {message}"
+    return bounded(text, ERROR_CHARS)
+
+
+def _apply(message, state: _State) -> None:
+    if not isinstance(message, dict) or len(message) > 2:
+        raise TypeError("each line must be an object of at most two keys")
+    if "progress" in message:
+        kind, key = message["progress"]
+        if (kind, type(key)) not in (("cell", int), ("call", str)):
+            raise ValueError("unknown progress")
+        if (kind == "cell" and key not in state.cells) or (
+            kind == "call" and key not in state.calls
+        ):
+            raise KeyError(f"no such {kind}")
+        state.progress = (kind, key)
+    elif "forbidden" in message:
+        name, call = message["forbidden"], message.get("call")
+        if not isinstance(name, str) or not (call is None or call in state.calls):
+            raise TypeError("a forbidden call names a function and a known call")
+        if call is None:
+            state.forbidden_in_cells.append(bounded(name, 100))
+        else:
+            state.forbidden.setdefault(call, bounded(name, 100))
+    elif "cell" in message:
+        index = message["cell"]
+        if type(index) is not int or index not in state.cells:
+            raise KeyError("no such cell")
+        state.cell_errors.setdefault(index, _error_text(message["error"]))
+    elif "call" in message:
+        call = message["call"]
+        if not isinstance(call, str) or call not in state.calls:
+            raise KeyError("no such call")
+        if call in state.outputs or call in state.errors:
+            return  # the first word on a call stands
+        if "arrays" in message:
+            state.outputs[call] = _decode_arrays(message["arrays"])
+        else:
+            state.errors[call] = _error_text(message["error"])
+    elif list(message) == ["done"] and message["done"] is True:
+        state.done = True
+    else:
+        raise ValueError("unknown message")
+
+
+def _decode_arrays(arrays) -> dict[str, np.ndarray]:
+    """Decode a call's arrays, checking everything before any memory is spent on them."""
+    if not isinstance(arrays, dict) or len(arrays) > 512:
+        raise TypeError("arrays must be an object of at most 512 entries")
+    decoded, elements = {}, 0
+    for key, entry in arrays.items():
+        if not ARRAY_KEY.match(key) or not isinstance(entry, dict):
+            raise ValueError(f"bad array entry {bounded(key, 20)!r}")
+        dtype, shape, data = entry.get("dtype"), entry.get("shape"), entry.get("data")
+        if dtype not in ARRAY_DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(ARRAY_DTYPES)}")
+        if not isinstance(shape, list) or len(shape) > 8:
+            raise ValueError("shape must be a list of at most 8 sizes")
+        if not all(type(s) is int and 0 <= s <= MAX_ELEMENTS for s in shape):
+            raise ValueError("sizes must be integers in range")
+        if key == "n" and (shape or dtype != "int64"):
+            raise ValueError("n must be a single int64")
+        count = math.prod(shape)
+        elements += count
+        if elements > MAX_ELEMENTS:
+            raise ValueError(f"more than {MAX_ELEMENTS} elements")
+        size = count * np.dtype(dtype).itemsize
+        if not isinstance(data, str) or len(data) != 4 * ((size + 2) // 3):
+            raise ValueError("data does not have the length its shape and dtype need")
+        raw = base64.b64decode(data, validate=True)
+        decoded[key] = np.frombuffer(raw, dtype=dtype).reshape(shape).astype(np.float64)
+    return decoded

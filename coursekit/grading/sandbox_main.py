@@ -1,32 +1,119 @@
 """The evaluation process: runs a student's answer cells and evaluates their functions.
 
-Started by :mod:`coursekit.grading.sandbox` as ``python -I sandbox_main.py WORKDIR``; it is a
-script, not a coursekit import, so coursekit is never loaded here. Before any student code
-runs it installs an audit hook (PEP 578; an audit hook cannot be removed) that refuses to
-import coursekit, to open its files, to start processes or to open sockets, so the reference
-implementation is out of reach. It then executes the cells, calls the requested functions on
-the arrays it is given, and writes outputs and gradients as ``.npz`` files (no pickle).
+Started by :mod:`coursekit.grading.sandbox` as ``python -I sandbox_main.py REQUEST_DIR FD``,
+inside the OS sandbox (bubblewrap) where coursekit does not exist. It is a script, not a
+coursekit import; ``evaluate.py`` is copied next to it and loaded by path. In order, before
+any student code runs, it:
 
-Nothing here judges: whatever this process writes is compared with the reference in the
-grader's own process, so a student who takes this process over gains nothing but the power
-to write wrong numbers.
+1. sets its own resource limits (memory, CPU time, file size, open files, processes): they
+   are set here, in the child, and inherited by everything the student starts;
+2. replaces the torch functions the graded functions may not call (``forbidden`` in the
+   request: ``rnn_tanh_cell``, ``clip_grad_norm_`` …) by stubs that, while such a function is
+   being evaluated, report the call and raise; whatever name the student spells them by, the
+   object they reach is the stub;
+3. installs an audit hook (PEP 578) that refuses coursekit, new processes, sockets and writes
+   outside the working folder: a second, Python-level fence behind the OS one.
+
+It then executes the cells, calls the requested functions on the arrays it is given, and
+reports on file descriptor FD, one JSON object per line (the schema is in ``sandbox.py``).
+Nothing here judges: the grader compares what it reads back with the reference, so a student
+who takes this process over gains nothing but the power to write wrong numbers.
 """
 
-import importlib.util
 import json
 import os
-import signal
+import resource
 import sys
-import traceback
 from pathlib import Path
 
-import numpy as np
-import torch
+REQUEST_DIR = Path(sys.argv[1])
+REPORT_FD = int(sys.argv[2])
+REQUEST = json.loads((REQUEST_DIR / "request.json").read_text())
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("_coursekit_evaluate", HERE / "evaluate.py")
+
+def set_limits(limits: dict) -> None:
+    """Soft and hard limits alike, so student code cannot raise them again."""
+    for name, value in limits.items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+set_limits(REQUEST["limits"])
+
+import base64  # noqa: E402 - after the limits, which cover everything that follows
+import importlib.util  # noqa: E402
+import signal  # noqa: E402
+import traceback  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("_grading_evaluate", REQUEST_DIR / "evaluate.py")
 evaluate_module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(evaluate_module)
+
+MESSAGE_CHARS = 2000  # the grader cuts again; this keeps the report small
+
+
+def send(message: dict) -> None:
+    """One line of the report. Written with os.write: no buffer for student code to hold."""
+    data = (json.dumps(message) + "\n").encode()
+    while data:
+        data = data[os.write(REPORT_FD, data) :]
+
+
+class CellTimeout(BaseException):
+    """Raised by the alarm when one cell or one call runs past its limit."""
+
+
+class ForbiddenCall(BaseException):
+    """Raised by a stub: the graded function called an implementation it must write."""
+
+
+# -- 2. forbidden torch functions -----------------------------------------------------------------
+
+
+def _namespaces() -> list:
+    import torch.nn.functional
+    import torch.nn.utils
+    import torch.nn.utils.clip_grad
+
+    spaces = [torch, torch._C._VariableFunctions, torch._VF, torch.nn.functional]
+    spaces += [torch.nn.utils, torch.nn.utils.clip_grad, torch.autograd, torch.Tensor]
+    spaces += [torch._C.TensorBase, torch.ops.aten]
+    return spaces
+
+
+def _stub(name: str, original, now: dict):
+    def stub(*args, **kwargs):
+        if name in now["forbidden"]:
+            send({"forbidden": name, "call": now["call"]})
+            raise ForbiddenCall(f"{name} may not be called by this function")
+        return original(*args, **kwargs)
+
+    stub.__name__ = getattr(original, "__name__", name)
+    return stub
+
+
+def install_stubs(names: list[str], now: dict) -> None:
+    """Every torch function of a forbidden name, wherever it lives, becomes its stub.
+
+    A stub raises only while ``now["forbidden"]`` names it: a function may be forbidden to
+    one graded function (``backward`` to a hand-written BPTT) and needed by another.
+    """
+    for space in _namespaces():
+        for name in names:
+            try:
+                original = getattr(space, name)
+            except Exception:  # noqa: BLE001 - torch.ops raises its own errors for unknown ops
+                continue
+            if callable(original) and not isinstance(original, type):
+                try:
+                    setattr(space, name, _stub(name, original, now))
+                except (AttributeError, TypeError):
+                    pass
+
+
+# -- 3. the Python-level fence ---------------------------------------------------------------------
 
 BLOCKED_EVENTS = (
     "subprocess.Popen",
@@ -39,13 +126,10 @@ BLOCKED_EVENTS = (
     "socket.connect",
     "socket.bind",
     "ctypes.dlopen",
+    "os.kill",
+    "os.killpg",
+    "signal.pthread_kill",
 )
-
-
-class CellTimeout(BaseException):
-    """Raised by the alarm when one cell or one call runs past its limit."""
-
-
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 PATH_EVENTS = (
     "os.remove",
@@ -66,13 +150,13 @@ PATH_EVENTS = (
 def install_guard(blocked_dir: str, workdir: str, forbidden_modules: list[str]) -> None:
     """Refuse coursekit, new processes, sockets, and any write outside the working folder."""
     blocked = os.path.realpath(blocked_dir) + os.sep
-    writable = (os.path.realpath(workdir) + os.sep, "/dev/null")
+    writable = os.path.realpath(workdir) + os.sep
 
     def inside_workdir(path) -> bool:
         if not isinstance(path, (str, bytes, os.PathLike)):
             return True  # a file descriptor: opened earlier, under these same rules
         real = os.path.realpath(os.fsdecode(path))
-        return real == "/dev/null" or real.startswith(writable[0])
+        return real == "/dev/null" or real.startswith(writable)
 
     def guard(event, args):
         if event == "import":
@@ -99,82 +183,109 @@ def install_guard(blocked_dir: str, workdir: str, forbidden_modules: list[str]) 
     sys.addaudithook(guard)
 
 
+# -- running -----------------------------------------------------------------------------------------
+
+
 def on_alarm(signum, frame):
     raise CellTimeout()
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> dict:
     if isinstance(exc, CellTimeout):
-        return "TimeoutError: ran past the time limit"
-    lines = traceback.format_exception_only(type(exc), exc)
-    return "".join(lines).strip()[-2000:]
+        return {"type": "TimeoutError", "message": "ran past the time limit"}
+    try:
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    except BaseException:  # noqa: BLE001 - a student exception's __str__ may raise
+        text = ""
+    return {"type": type(exc).__name__[:100], "message": text[-MESSAGE_CHARS:]}
 
 
-def main(workdir: str) -> None:
-    work = Path(workdir)
-    request = json.loads((work / "request.json").read_text())
+MAX_ELEMENTS = 1 << 22  # the grader refuses more (sandbox.MAX_ELEMENTS); say so plainly
+
+
+def encode(arrays: dict[str, np.ndarray]) -> dict:
+    if sum(np.size(a) for a in arrays.values()) > MAX_ELEMENTS:
+        raise ValueError(f"the outputs hold more than {MAX_ELEMENTS} numbers: too large")
+    encoded = {}
+    for key, value in arrays.items():
+        array = np.asarray(value).copy(order="C")
+        encoded[key] = {
+            "dtype": array.dtype.name,
+            "shape": list(array.shape),
+            "data": base64.b64encode(array.tobytes()).decode(),
+        }
+    return encoded
+
+
+def main() -> None:
+    request = REQUEST
     calls = request["calls"]
-    inputs = {c["id"]: dict(np.load(work / c["arrays"], allow_pickle=False)) for c in calls}
-    cotangents = {}
+    inputs, cotangents = {}, {}
     for c in calls:
-        stored = dict(np.load(work / c["cotangents"], allow_pickle=False))
+        inputs[c["id"]] = dict(np.load(REQUEST_DIR / c["arrays"], allow_pickle=False))
+        stored = dict(np.load(REQUEST_DIR / c["cotangents"], allow_pickle=False))
         n = c["n_cotangents"]
         cotangents[c["id"]] = None if n is None else [stored.get(f"c{i}") for i in range(n)]
-    results_path = work / "results.json"
     torch.set_num_threads(1)
     signal.signal(signal.SIGALRM, on_alarm)
-    install_guard(request["blocked_dir"], workdir, request["forbidden_modules"])
-
-    progress = work / "progress.txt"
-
-    def mark(what: str) -> None:
-        """Say what runs now, so the grader can skip it if the process dies here."""
-        progress.write_text(what)
+    now = {"call": None, "forbidden": frozenset()}  # the graded call in progress
+    install_stubs(sorted({name for c in calls for name in c["forbidden"]}), now)
+    if request["python_guard"]:
+        install_guard(request["blocked_dir"], os.getcwd(), request["forbidden_modules"])
+    sys.modules["__main__"] = type(sys)("__main__")  # this script's globals out of easy reach
 
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    cell_errors = dict(request["skip_cells"])
     for index, source in enumerate(request["cells"]):
-        if str(index) in cell_errors:
+        if str(index) in request["skip_cells"]:
             continue
-        mark(f"cell {index}")
+        send({"progress": ["cell", index]})
         signal.setitimer(signal.ITIMER_REAL, request["cell_timeout"])
         try:
             exec(compile(source, f"<cell {index}>", "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 - a student cell may raise anything
-            cell_errors[index] = describe(exc)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            send({"cell": index, "error": describe(exc)})
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
-    outcomes = {k: {"error": v} for k, v in request["skip_calls"].items()}
     timed_out: set[str] = set()
     for call in calls:
-        if call["id"] in outcomes:
+        if call["id"] in request["skip_calls"]:
             continue
         if call["function"] in timed_out:
-            outcomes[call["id"]] = {"error": "skipped: an earlier case ran past the time limit"}
+            error = {"type": "TimeoutError", "message": "skipped: an earlier case timed out"}
+            send({"call": call["id"], "error": error})
             continue
-        mark(f"call {call['id']}")
+        send({"progress": ["call", call["id"]]})
         fn = namespace.get(call["function"])
         if not callable(fn):
-            outcomes[call["id"]] = {"error": f"NameError: {call['function']} is not defined"}
+            error = {"type": "NameError", "message": f"{call['function']} is not defined"}
+            send({"call": call["id"], "error": error})
             continue
+
+        def guarded(*args, _fn=fn, _call=call, **kwargs):
+            now.update(call=_call["id"], forbidden=frozenset(_call["forbidden"]))
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                now.update(call=None, forbidden=frozenset())
+
         signal.setitimer(signal.ITIMER_REAL, request["call_timeout"])
         try:
             arrays = evaluate_module.evaluate(
-                fn, call["args"], call["kwargs"], inputs[call["id"]], cotangents[call["id"]]
+                guarded, call["args"], call["kwargs"], inputs[call["id"]], cotangents[call["id"]]
             )
             signal.setitimer(signal.ITIMER_REAL, 0)
-            np.savez(work / f"{call['id']}_out.npz", **arrays)
-            outcomes[call["id"]] = {"ok": True}
+            send({"call": call["id"], "arrays": encode(arrays)})
         except BaseException as exc:  # noqa: BLE001
             signal.setitimer(signal.ITIMER_REAL, 0)
-            outcomes[call["id"]] = {"error": describe(exc)}
+            send({"call": call["id"], "error": describe(exc)})
             if isinstance(exc, CellTimeout):
                 timed_out.add(call["function"])
-    results_path.write_text(json.dumps({"cell_errors": cell_errors, "calls": outcomes}))
+    send({"done": True})
     sys.stdout.flush()
     os._exit(0)  # skip interpreter shutdown, which student objects could hook
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

@@ -11,17 +11,36 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from coursekit.grading.autograde import grade_class
+from coursekit.grading.checks import read_notebook
+from coursekit.grading.feedback import write_feedback
 from tests.grading.course import ROOT
 
 pytestmark = pytest.mark.slow
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 EXPECTED = json.loads((SUBMISSIONS.parent / "submissions_expected.json").read_text())
 VICTIM = Path("/tmp/another-student.ipynb")
+TIMEOUT = 40  # seconds per notebook, restarts included
+PLANTED = "planted-secret-0d9f2c7e"  # an environment variable of the grader's
+# What the run must leave byte-identical: the course as graded and the grader itself.
+GUARDED = [ROOT / "solutions", ROOT / "exercises", ROOT / "coursekit", ROOT / "nbgrader_config.py"]
+
+
+def _tree_hashes(*roots: Path) -> dict[str, str]:
+    files = []
+    for root in roots:
+        files += [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in files
+        if "__pycache__" not in p.parts
+    }
 
 
 def _hashes() -> dict[str, str]:
@@ -32,62 +51,168 @@ def _hashes() -> dict[str, str]:
     }
 
 
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _evaluations_alive() -> list[str]:
+    alive = []
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"sandbox_main.py" in cmdline:
+            alive.append(entry)
+    return alive
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     VICTIM.unlink(missing_ok=True)
     before = _hashes()
+    guarded_before = _tree_hashes(*GUARDED)
     output = tmp_path_factory.mktemp("grading")
-    grade_class(
-        "02_recurrent_networks",
-        SUBMISSIONS,
-        output,
-        course=ROOT,
-        workers=2,
-        timeout=25,
-        cell_timeout=3,
-        memory_bytes=4 << 30,
-        progress=False,
-    )
+    os.environ["COURSEKIT_TEST_PLANTED"] = PLANTED
+    try:
+        grade_class(
+            "02_recurrent_networks",
+            SUBMISSIONS,
+            output,
+            course=ROOT,
+            workers=2,
+            timeout=TIMEOUT,
+            cell_timeout=3,
+            memory_bytes=4 << 30,
+            progress=False,
+        )
+        write_feedback("02_recurrent_networks", output, ROOT)
+    finally:
+        del os.environ["COURSEKIT_TEST_PLANTED"]
+    after_exit = {name: (output / name).read_bytes() for name in ("grades.csv", "gradebook.db")}
+    alive = sorted(set(_descendants(os.getpid())) | set(map(int, _evaluations_alive())))
     with open(output / "grades.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
-    return rows, before, output
+    return {
+        "rows": rows,
+        "before": before,
+        "guarded_before": guarded_before,
+        "output": output,
+        "after_exit": after_exit,
+        "alive": alive,
+    }
 
 
 def test_the_batch_grades_every_submission(graded):
-    rows, _, _ = graded
-    assert set(rows) == set(EXPECTED)
+    assert set(graded["rows"]) == set(EXPECTED)
+
+
+def test_every_expected_outcome_names_its_reason():
+    assert all("reason" in e and "status" in e and "total" in e for e in EXPECTED.values())
+    assert len([s for s in EXPECTED if s.startswith("attack_")]) >= 15
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
 def test_each_submission_gets_its_expected_outcome(graded, student):
-    rows, _, _ = graded
-    row, expected = rows[student], EXPECTED[student]
+    row, expected = graded["rows"][student], EXPECTED[student]
     assert float(row["total"]) == expected["total"], row
     assert row["status"] == expected["status"], row
-    assert expected.get("reason", "") in row["reason"], row
+    if expected["reason"]:
+        assert expected["reason"] in row["reason"], row
+    else:
+        assert row["reason"] == "", row
+    assert row["isolation"] == "bubblewrap", row
+
+
+@pytest.mark.parametrize("student", sorted(s for s in EXPECTED if "baseline" in EXPECTED[s]))
+def test_no_attack_beats_the_plain_wrong_answer(graded, student):
+    rows = graded["rows"]
+    baseline = EXPECTED[student]["baseline"]
+    assert float(rows[student]["total"]) <= float(rows[baseline]["total"]), rows[student]
 
 
 def test_every_outcome_has_a_status_and_every_lost_point_a_reason(graded):
-    rows, _, _ = graded
-    for row in rows.values():
+    for row in graded["rows"].values():
         assert row["status"]
         if float(row["total"]) < float(row["max"]):
             assert row["reason"], row
 
 
+def test_no_grades_csv_cell_starts_a_formula(graded):
+    with open(graded["output"] / "grades.csv", newline="") as f:
+        for row in csv.reader(f):
+            for cell in row:
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+
+
+def test_every_submission_kept_its_deadline(graded):
+    results = graded["output"] / "results" / "02_recurrent_networks"
+    for path in results.glob("*.json"):
+        if path.name != "_run.json":
+            assert json.loads(path.read_text())["seconds"] < TIMEOUT + 20, path.name
+
+
 def test_originals_are_unchanged(graded):
-    _, before, _ = graded
-    assert _hashes() == before
+    assert _hashes() == graded["before"]
+
+
+def test_the_course_and_coursekit_are_unchanged(graded):
+    assert _tree_hashes(*GUARDED) == graded["guarded_before"]
 
 
 def test_nothing_escapes_the_sandbox(graded):
-    _, _, output = graded
     assert not VICTIM.exists()
     assert not (ROOT / "gradebook.db").exists()
 
 
+def test_no_process_started_by_the_run_is_alive(graded):
+    assert graded["alive"] == []
+
+
+def test_grades_and_gradebook_do_not_change_after_the_grader_exits(graded):
+    time.sleep(3)
+    for name, content in graded["after_exit"].items():
+        assert (graded["output"] / name).read_bytes() == content, name
+
+
+def _hidden_test_lines() -> list[str]:
+    source = read_notebook(
+        ROOT / "solutions" / "02_recurrent_networks" / "02_recurrent_networks.ipynb"
+    )
+    lines = []
+    for cell in source.cells:
+        if "BEGIN HIDDEN TESTS" in cell.source:
+            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+            lines += [line.strip() for line in hidden.splitlines() if len(line.strip()) > 12]
+    assert lines, "the source has hidden tests to look for"
+    return lines
+
+
+def test_no_output_holds_the_hidden_tests_or_the_graders_environment(graded):
+    secrets = [PLANTED, "BEGIN HIDDEN TESTS", "BEGIN SOLUTION", *_hidden_test_lines()]
+    for path in sorted(graded["output"].rglob("*")):
+        if path.is_file() and path.suffix in (".csv", ".json", ".html"):
+            text = path.read_text(errors="replace")
+            for secret in secrets:
+                assert secret not in text, (path.name, secret)
+
+
 def test_a_rerun_skips_what_is_graded_and_loses_nothing(graded):
-    rows, _, output = graded
+    rows, output = graded["rows"], graded["output"]
     results = output / "results" / "02_recurrent_networks"
     stamps = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     again = grade_class("02_recurrent_networks", SUBMISSIONS, output, course=ROOT, progress=False)
@@ -101,7 +226,7 @@ def test_a_rerun_skips_what_is_graded_and_loses_nothing(graded):
 
 def test_an_interrupted_run_is_completed_by_the_next_one(graded):
     """As if a run had been killed before these two were graded: the rerun grades only them."""
-    rows, _, output = graded
+    rows, output = graded["rows"], graded["output"]
     results = output / "results" / "02_recurrent_networks"
     for student in ("correct", "partially_correct"):
         (results / f"{student}.json").unlink()

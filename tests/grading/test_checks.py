@@ -112,10 +112,24 @@ def test_calling_torch_rnn_kernels_is_caught_in_the_kernel():
         ("m = __import__('x')", "__import__"),
         ("cell = torch.nn.RNNCell(3, 4)", "RNNCell"),
         ("h = torch.rnn_tanh_cell(x, h, a, b)", "rnn_tanh_cell"),
+        ("f = getattr(torch, 'rnn' + '_tanh_cell')", "'rnn_tanh_cell' (a name in a string)"),
+        ("f = getattr(torch, f\"{'rnn_relu'}_cell\")", "'rnn_relu_cell' (a name in a string)"),
+        ("f = getattr(torch, name)", "getattr with a computed name"),
+        ("m = __builtins__['__import__']('course' + 'kit')", "'coursekit' (a name in a string)"),
+        ("import importlib", "importlib"),
+        ("f = eval('lambda: 1')", "eval"),
+        ("exec(code)", "exec"),
+        ("cells = f.__closure__", "__closure__"),
+        ("k = torch.ops.aten.rnn_tanh_cell", "torch.ops"),
     ],
 )
 def test_find_forbidden_names_the_reference(source, found):
     assert found in find_forbidden(source, spec_for("rnn_cell_step"))
+
+
+def test_messages_that_mention_a_forbidden_name_are_not_flagged():
+    source = "raise ValueError('RNN input must be (T, B, I); use torch.tanh')"
+    assert find_forbidden(source, spec_for("rnn_cell_step")) == []
 
 
 def test_find_forbidden_allows_tensor_code():

@@ -107,3 +107,43 @@ def test_grade_on_a_dask_cluster_gives_the_same_results(tmp_path):
         "blank": 0,
         "partially_correct": 4,
     }
+
+
+def test_grade_refuses_without_the_sandbox_unless_told_to_run_unisolated(tmp_path):
+    """No bwrap on PATH: grade and check refuse and say why; --no-isolation warns and records it."""
+    import os
+
+    submitted = tmp_path / "submitted"
+    shutil.copytree(SUBMISSIONS / "correct", submitted / "correct")
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # the venv, without bwrap
+    base = [sys.executable, "-m", "coursekit.cli", "--course-dir", str(ROOT)]
+    grade = [*base, "grade", NAME, str(submitted), "--workers", "1", "--output", "out"]
+    refused = subprocess.run(grade, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert "bubblewrap" in refused.stderr and "--no-isolation" in refused.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
+    check = [*base, "check", str(_notebook("correct"))]
+    refused = subprocess.run(check, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "bubblewrap" in refused.stderr
+
+    done = subprocess.run(
+        [*grade, "--no-isolation"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "WARNING: --no-isolation" in done.stderr
+    row = _grades(tmp_path / "out" / "grades.csv")["correct"]
+    assert (float(row["total"]), row["status"], row["isolation"]) == (10.0, "graded", "none")
+
+
+def test_check_explains_a_flagged_submission_with_its_rule(tmp_path):
+    import json
+
+    case = "attack_kernel_found_without_naming_it"
+    done = _coursekit("check", "--json", str(_notebook(case)), cwd=tmp_path)
+    verdict = json.loads(done.stdout)
+    assert (verdict["status"], verdict["points"], verdict["isolation"]) == (
+        "flagged",
+        2,
+        "bubblewrap",
+    )
+    assert verdict["flagged"]["rnn_cell_step"] == "forbidden-kernel"

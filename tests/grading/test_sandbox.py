@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -35,10 +37,19 @@ def test_an_infinite_loop_in_a_cell_times_out_and_the_rest_still_runs():
 
 def test_an_infinite_loop_that_swallows_the_alarm_hits_the_wall_clock_limit():
     loop = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
-    result = run_sandbox([loop, IDENTITY], [_call()], cell_timeout=1, total_timeout=5)
-    assert result.status.startswith("timeout")
+    result = run_sandbox([loop, IDENTITY], [_call()], cell_timeout=1, total_timeout=60)
+    assert result.status == "timeout"
     assert "while running this cell" in result.cell_errors[0]
     assert "c0" in result.outputs  # the cell was skipped on a second run; the rest was graded
+
+
+def test_one_deadline_covers_every_restart():
+    """Cells that each swallow the alarm cannot buy a fresh time limit per restart."""
+    loop = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
+    started = time.monotonic()
+    result = run_sandbox([loop] * 8, [], cell_timeout=5, total_timeout=15, max_restarts=8)
+    assert result.status == "timeout"
+    assert time.monotonic() - started < 15 + 5  # the deadline, and the time to kill
 
 
 @pytest.mark.parametrize(
@@ -50,7 +61,7 @@ def test_an_infinite_loop_that_swallows_the_alarm_hits_the_wall_clock_limit():
 )
 def test_a_crash_in_a_cell_is_reported_and_the_rest_still_graded(crash, reason):
     result = run_sandbox([IDENTITY, crash], [_call()])
-    assert result.status.startswith("crashed") and reason in result.status
+    assert result.status == "crashed" and reason in result.reason
     assert reason in result.cell_errors[1]
     assert "c0" in result.outputs
 
@@ -67,7 +78,7 @@ def test_a_crash_inside_a_graded_call_fails_only_that_call():
 def test_a_process_that_keeps_crashing_gives_up_after_the_restart_limit():
     cells = ["import os\nos._exit(1)"] * 6
     result = run_sandbox(cells, [], max_restarts=2)
-    assert result.status.startswith("crashed")
+    assert result.status == "crashed"
     assert sorted(result.cell_errors) == [0, 1, 2]  # three runs, three culprits recorded
 
 
@@ -98,7 +109,8 @@ def test_a_flood_of_printing_is_truncated():
 def test_the_reference_and_escape_routes_are_blocked(cell):
     result = run_sandbox([cell], [])
     assert 0 in result.cell_errors, f"{cell!r} was allowed"
-    assert "not allowed" in result.cell_errors[0]
+    error = result.cell_errors[0]  # refused by the Python guard, or not there at all
+    assert "not allowed" in error or "No module named 'coursekit'" in error
 
 
 def test_reading_coursekit_source_files_is_blocked():

@@ -158,7 +158,7 @@ def _perplexity_cases(g: torch.Generator) -> list[Case]:
     return cases
 
 
-# -- the MLP language model, Eqs. (1.8)-(1.10) -----------------------------------------------------
+# -- the MLP language model, Eqs. (1.9)-(1.11) -----------------------------------------------------
 
 
 def _mlp_lm_cases(g: torch.Generator) -> list[Case]:
@@ -185,7 +185,7 @@ def _mlp_lm_cases(g: torch.Generator) -> list[Case]:
     return cases
 
 
-# -- temperature and sampling, Eqs. (1.15)-(1.16) -------------------------------------------------
+# -- temperature and sampling, Eqs. (1.12)-(1.13) -------------------------------------------------
 
 
 def _temperature_probs_cases(g: torch.Generator) -> list[Case]:
@@ -335,7 +335,7 @@ def compare_samples(case: Case, got: dict, expected: dict) -> str | None:
     return None
 
 
-# -- CBOW, Eqs. (1.11)-(1.12) ---------------------------------------------------------------------
+# -- CBOW, Eqs. (1.8) and (1.14) -----------------------------------------------------------------
 
 
 def _cbow_cases(g: torch.Generator) -> list[Case]:
