@@ -11,7 +11,7 @@ export COURSEKIT_DEVICE ?= cpu
 # Notebooks are executed and re-executed (nbval) with one thread: see tools/notebooks.py.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install book test lint notebooks release clean browser-deps publish
+.PHONY: install book test lint notebooks release clean browser-deps sandbox-deps publish
 
 install: $(STAMP)
 
@@ -57,9 +57,37 @@ browser-deps:
 			|| exit 1; \
 	fi
 
-test: lint book browser-deps
-	$(BIN)/pytest tests
-	$(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider book solutions
+# `coursekit grade` and `coursekit check` run student code in bubblewrap (Debian's
+# `bubblewrap`): installed here when missing, and proved to start (it needs unprivileged user
+# namespaces; see the README's trust model for Ubuntu's AppArmor restriction). Never skipped.
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "missing Debian package: bubblewrap (coursekit grade runs student code in it)"; \
+			echo "install it as root: apt-get install -y bubblewrap"; exit 1; \
+		fi; \
+		echo "installing bubblewrap"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 \
+			|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends bubblewrap; } \
+			|| exit 1; \
+	fi
+	@bwrap --unshare-all --unshare-user --uid 65534 --gid 65534 --ro-bind / / true 2>/dev/null || { \
+		echo "bubblewrap is installed but cannot create a sandbox: unprivileged user namespaces are off."; \
+		echo "On Ubuntu 23.10+: see README.md, 'The trust model' (kernel.apparmor_restrict_unprivileged_userns)."; \
+		exit 1; }
+
+# nbval re-executes every notebook and compares its stored outputs, twice: on this machine's
+# CPU, and as an AVX2-only CPU would compute (torch's vectorised kernels, MKL and oneDNN take
+# other code paths), so a stored number that only one kind of CPU reproduces fails here, not
+# on a contributor's laptop. --dist loadscope keeps each notebook's cells on one worker.
+AVX2_ONLY := ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
+NBVAL := $(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider -n 2 --dist loadscope
+
+test: lint book browser-deps sandbox-deps
+	$(BIN)/pytest -n 2 tests
+	$(NBVAL) book solutions
+	$(AVX2_ONLY) $(NBVAL) book solutions
 
 # Authors: rebuild every notebook from nbsrc/, execute it, and regenerate exercises/.
 notebooks: $(STAMP) browser-deps  # chapter figures draw Chinese with the CJK font it installs
