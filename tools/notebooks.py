@@ -10,15 +10,29 @@ Usage (``make notebooks`` runs the first form)::
 
     python tools/notebooks.py [TARGET ...]     # convert + execute; TARGET e.g. book/02_recurrent_networks
     python tools/notebooks.py --check          # fail if a stored notebook's cells differ from its source
+    python tools/notebooks.py --keep-outputs TARGET   # convert, reuse the stored outputs, no kernel
+    python tools/notebooks.py --keep-outputs --execute-until 12 TARGET   # ... but run cells 0-12
 
 Execution is on CPU (``COURSEKIT_DEVICE=cpu``), in the notebook's own folder, so the stored
 outputs are the ones nbval re-creates in CI.
+
+``--keep-outputs`` is for edits that cannot change what a cell prints (prose, a reformatted or
+re-commented code cell): each code cell whose code is the same Python as a stored cell's (the
+same syntax tree, so layout, comments and string splitting do not count) keeps that cell's
+outputs; any other code cell is listed and left without outputs until the notebook is executed.
+With ``--execute-until N`` the cells 0..N are executed afresh (in order, in one kernel, as a full
+run would execute them) and only the cells after N keep stored outputs: a chapter whose later
+sections are being rewritten can take the new outputs of its earlier ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import copy
+import difflib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -68,6 +82,15 @@ def execute(nb: nbformat.NotebookNode, folder: Path) -> None:
             cell.outputs = _coalesce_streams(cell.outputs)
 
 
+def _collapse_progress(text: str) -> str:
+    """Keep what a terminal would show: the last redraw of each line a progress bar rewrote.
+
+    tqdm redraws its bar with carriage returns, thousands of times over a long run; the
+    stored notebook (and the page) need only the final state.
+    """
+    return re.sub(r"[^\n]*\r(?!\n)", "", text)
+
+
 def _coalesce_streams(outputs: list) -> list:
     merged: list = []
     for out in outputs:
@@ -81,7 +104,44 @@ def _coalesce_streams(outputs: list) -> list:
             previous.text += out.text
         else:
             merged.append(out)
+    for out in merged:
+        if out.output_type == "stream":
+            out.text = _collapse_progress(out.text)
     return merged
+
+
+def _code_key(source: str) -> str:
+    """What a code cell computes, ignoring layout and comments (its syntax tree)."""
+    try:
+        return ast.dump(ast.parse(source))
+    except SyntaxError:  # IPython magics and the like: compare the text itself
+        return source
+
+
+def keep_outputs(nb: nbformat.NotebookNode, stored: nbformat.NotebookNode) -> list[int]:
+    """Copy the outputs of ``stored``'s code cells into the matching cells of ``nb``.
+
+    Cells are matched in order by `_code_key`; returns the indices of the code cells of
+    ``nb`` that found no match (they are left without outputs).
+    """
+    # what the kernel reported when the stored outputs were made
+    if "language_info" in stored.metadata:
+        nb.metadata.language_info = stored.metadata.language_info
+    new = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    old = [c for c in stored.cells if c.cell_type == "code"]
+    matcher = difflib.SequenceMatcher(
+        a=[_code_key(c.source) for c in old],
+        b=[_code_key(nb.cells[i].source) for i in new],
+        autojunk=False,
+    )
+    matched = set()
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            cell = nb.cells[new[block.b + k]]
+            cell.outputs = old[block.a + k].get("outputs", [])
+            cell.execution_count = old[block.a + k].get("execution_count")
+            matched.add(new[block.b + k])
+    return [i for i in new if i not in matched]
 
 
 def cell_sources(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
@@ -95,7 +155,20 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="only check stored notebooks are in sync"
     )
     parser.add_argument("--no-execute", action="store_true", help="convert without executing")
+    parser.add_argument(
+        "--keep-outputs",
+        action="store_true",
+        help="convert without executing, keeping the stored outputs of unchanged code cells",
+    )
+    parser.add_argument(
+        "--execute-until",
+        type=int,
+        metavar="N",
+        help="with --keep-outputs: execute cells 0..N, keep stored outputs after N",
+    )
     args = parser.parse_args(argv)
+    if args.execute_until is not None and not args.keep_outputs:
+        parser.error("--execute-until goes with --keep-outputs")
 
     known = targets()
     chosen = args.targets or list(known)
@@ -114,7 +187,22 @@ def main(argv: list[str] | None = None) -> int:
                 stale.append(f"{dst.relative_to(ROOT)} is out of date with {src.relative_to(ROOT)}")
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if not args.no_execute:
+        if args.keep_outputs:
+            if not dst.exists():
+                parser.error(f"--keep-outputs: {dst.relative_to(ROOT)} has no stored outputs")
+            missing = keep_outputs(nb, nbformat.read(dst, as_version=4))
+            if args.execute_until is not None:
+                print(f"executing cells 0-{args.execute_until} of {name} ...", flush=True)
+                head = copy.deepcopy(nb)
+                head.cells = head.cells[: args.execute_until + 1]
+                execute(head, dst.parent)
+                nb.cells[: len(head.cells)] = head.cells
+                nb.metadata = head.metadata
+                missing = [i for i in missing if i > args.execute_until]
+            for i in missing:
+                first = nb.cells[i].source.splitlines()[:1] or [""]
+                print(f"{name}: cell {i} changed, execute it to fill its output: {first[0]!r}")
+        elif not args.no_execute:
             print(f"executing {name} ...", flush=True)
             execute(nb, dst.parent)
         nbformat.write(nb, dst)

@@ -5,7 +5,9 @@ running pytest. This test serves `_build/html` on 127.0.0.1 and opens every page
 Chromium (Debian's `chromium` + `chromium-driver`, driven by Selenium), and checks what a
 reader would see: nothing is requested from another host, no script error, no traceback or
 error output, equations typeset by the bundled MathJax, figures loaded, search finds English
-and Chinese terms. Each chapter page is saved as a full-page screenshot in
+and Chinese terms (a Chinese word inside a sentence too). On every chapter page, at 1280 and
+1920 px, no equation, code line or output is wider than the text column; figures are drawn
+for the column, not shrunk into it; the references are labelled author-year. Each chapter page is saved as a full-page screenshot in
 `_build/screenshots/<chapter>.png` for a human to look at.
 """
 
@@ -16,6 +18,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -258,6 +261,105 @@ def test_page_works_offline_in_a_browser(page, server, browser):
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
 
 
+# Everything that can be wider than the text column: equations, code and printed outputs. A
+# display equation wider than its box is centred and clipped (cut off on the left, where no
+# scroll bar reaches), a <pre> grows a scroll bar, an output table pokes out of the column.
+OVERFLOW_JS = """
+const article = document.querySelector('article.bd-article') || document.querySelector('main');
+const style = getComputedStyle(article);
+const box = article.getBoundingClientRect();
+const left = box.left + parseFloat(style.paddingLeft) - 1;
+const right = box.right - parseFloat(style.paddingRight) + 1;
+const items = window.MathJax && MathJax.startup && MathJax.startup.document;
+const tex = e => {
+  const found = items ? items.getMathItemsWithin(e) : [];
+  return found.length ? found[0].math : e.textContent;
+};
+const squash = s => s.replace(/\\s+/g, ' ').trim();
+const problems = [];
+function check(kind, e, name) {
+  const r = e.getBoundingClientRect();
+  if (!(r.width > 0)) return;  // folded away (a closed dropdown) or not displayed
+  let lo = r.left, hi = r.right;
+  // What is drawn, not the box: the glyphs of an equation, the content of a scrolled <pre>.
+  e.querySelectorAll('mjx-c, mjx-mi, mjx-mn, mjx-mo, mjx-mtext, img, table').forEach(x => {
+    const q = x.getBoundingClientRect();
+    if (q.width > 0) { lo = Math.min(lo, q.left); hi = Math.max(hi, q.right); }
+  });
+  // Only a box that clips has a scroll bar (inline math overhangs its box by a pixel).
+  const clips = x => getComputedStyle(x).overflowX !== 'visible';
+  const scrolls = clips(e) && e.scrollWidth > e.clientWidth + 1;
+  // The visible part: the column, narrowed by every ancestor that clips (div.math does).
+  let [from, to] = [left, right];
+  for (let a = e.parentElement; a && a !== article; a = a.parentElement) {
+    if (clips(a)) {
+      const q = a.getBoundingClientRect();
+      [from, to] = [Math.max(from, q.left - 1), Math.min(to, q.right + 1)];
+    }
+  }
+  // A glyph's box is wider than its ink (an accent over a narrow letter): 3 px of slack.
+  const inkOut = lo < from - 3 || hi > to + 3;
+  if (scrolls || inkOut || r.left < from || r.right > to) {
+    const width = Math.round(Math.max(hi - lo, e.scrollWidth));
+    const where = lo < from - 3 ? 'cut off on the left' : scrolls ? 'scrolls' : 'past the right edge';
+    problems.push(`${kind} ${JSON.stringify(name.slice(0, 70))}: ${width} px in a `
+      + `${Math.round(to - from - 2)} px column (${where})`);
+  }
+}
+article.querySelectorAll('mjx-container').forEach(e => {
+  const source = squash(tex(e));
+  const tag = source.match(/\\\\tag\\{([^}]*)\\}/);
+  check(tag ? `equation (${tag[1]})` : 'equation', e, source);
+});
+article.querySelectorAll('.cell_input pre').forEach(e => {
+  const long = e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+  check('code line', e, long);
+});
+article.querySelectorAll('.cell_output pre, .cell_output > :not(:has(pre))').forEach(e => {
+  const long = e.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+  check('output', e, squash(long));
+});
+return problems;
+"""
+WIDTHS = [1280, 1920]  # a laptop's browser and a desktop's
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_nothing_overflows_its_column(chapter, width, server, browser):
+    browser.set_window_size(width, 1000)
+    try:
+        _open(browser, f"{server}/book/{quote(chapter)}.html")
+        problems = browser.execute_script(OVERFLOW_JS)
+    finally:
+        browser.set_window_size(1280, 1000)
+    assert not problems, (
+        f"book/{chapter}.html at {width} px: {len(problems)} element(s) wider than the text "
+        "column:\n  " + "\n  ".join(problems)
+    )
+
+
+# A figure wider than the column is scaled down to fit, and its 10-point tick labels with it.
+# Drawn at about the column's width (7 in at matplotlib's 100 dpi, or two rows instead of
+# three panels side by side), it is shown at least this close to its own size.
+LEAST_FIGURE_SCALE = 0.85
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_figures_are_drawn_for_the_column(chapter, server, browser):
+    _open(browser, f"{server}/book/{quote(chapter)}.html")
+    figures = browser.execute_script(
+        "return Array.from(document.querySelectorAll('article .cell_output img'))"
+        ".map(i => [i.naturalWidth, i.getBoundingClientRect().width]);"
+    )
+    shrunk = [
+        f"figure {k + 1}: drawn {natural} px wide, shown at {shown:.0f} px ({shown / natural:.0%})"
+        for k, (natural, shown) in enumerate(figures)
+        if shown < LEAST_FIGURE_SCALE * natural
+    ]
+    assert not shrunk, f"book/{chapter}.html at 1280 px:\n  " + "\n  ".join(shrunk)
+
+
 @pytest.mark.parametrize("query", ["LSTM", "门控"])
 def test_search_finds(query, server, browser):
     _requests(browser)
@@ -281,6 +383,42 @@ def test_search_finds(query, server, browser):
     errors = _console_errors(browser)
     assert not errors, errors
     assert not _foreign(_requests(browser), server)
+
+
+# A Chinese word that occurs only inside a longer run of characters (§3.1 quotes note 003:
+# "参数参与过多少次运算，就应该获得多少次梯度的奖励"): an index that splits text only at spaces and
+# punctuation holds the whole clause as one "word" and cannot find it.
+@pytest.mark.parametrize(("query", "page"), [("奖励", "book/03_backpropagation_through_time")])
+def test_search_finds_a_chinese_word_inside_a_sentence(query, page, server, browser):
+    _open(browser, f"{server}/search.html?q={quote(query)}")
+    _wait(
+        browser,
+        "return document.querySelector('#search-results .search-summary') !== null"
+        " || document.querySelectorAll('#search-results li').length > 0;",
+        f"search results for {query!r}",
+    )
+    time.sleep(0.3)  # results are appended one by one
+    hits = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#search-results li a'))"
+        ".map(a => a.getAttribute('href'));"
+    )
+    assert any(h.startswith(page) for h in hits), f"searching {query!r} did not find {page}: {hits}"
+
+
+# A chapter cites author-year ("[Elman, 1990]"); its reference list must use the same labels.
+REFERENCE_LABELS_JS = """
+return Array.from(document.querySelectorAll('div.citation > span.label'))
+    .map(e => e.innerText.replace(/^\\[|\\]$/g, ''));
+"""
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_references_are_labelled_author_year(chapter, server, browser):
+    _open(browser, f"{server}/book/{quote(chapter)}.html")
+    labels = browser.execute_script(REFERENCE_LABELS_JS)
+    assert labels, f"book/{chapter}.html has no reference list"
+    other = [label for label in labels if not re.fullmatch(r"\D+, (\d{4}[a-z]?|n\.d\.)", label)]
+    assert not other, f"book/{chapter}.html: references not labelled author, year: {other}"
 
 
 def test_every_page_and_chapter_was_found():
