@@ -72,6 +72,7 @@ from coursekit.ngram import (
 )
 from coursekit.rnn import (
     RNN,
+    CharLM,
     CharRNN,
     ElmanRNN,
     JordanRNN,
@@ -79,6 +80,7 @@ from coursekit.rnn import (
     ManyToOne,
     OneToMany,
     RNNCell,
+    RNNClassifier,
     bidirectional_rnn_forward,
     jordan_step,
     rnn_cell_step,
@@ -98,6 +100,7 @@ from coursekit.tcn import TCN, TCNGRU, TCNLSTM, CausalConv1d, TemporalBlock
 
 __all__ = [
     "RNN",
+    "CharLM",
     "CharRNN",
     "ElmanRNN",
     "JordanRNN",
@@ -105,6 +108,7 @@ __all__ = [
     "ManyToOne",
     "OneToMany",
     "RNNCell",
+    "RNNClassifier",
     "bidirectional_rnn_forward",
     "default_device",
     "jordan_step",

@@ -366,8 +366,8 @@ def random_truncation_lengths(mean_length, num, generator, max_length=None):
     so a seeded generator gives the same lengths.
     Why random: a fixed window never sees a dependency longer than itself; random lengths
     sometimes do. Tallec & Ollivier (2017) make the truncated gradient unbiased by cutting at
-    random like this and scaling the gradient that survives k steps back by 1/P(L >= k)
-    = (1-π)^-(k-1); this module draws the lengths only and leaves that reweighting out.
+    random like this and scaling the gradient that survives k steps back (which needs a window
+    of at least k + 1 steps) by 1/P(L >= k + 1) = (1-π)^-k; this module draws the lengths only and leaves that reweighting out.
     """
     if (
         isinstance(mean_length, bool)

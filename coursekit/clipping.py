@@ -1,7 +1,7 @@
 """Gradient clipping (梯度裁剪) and the gradient cliff of a one-unit RNN (chapter 5).
 
 Read first: :func:`clip_grads_by_norm`, the whole algorithm as a pure function on a list of
-gradients (Eqs. (5.1)-(5.3)); :func:`clip_grad_norm_` applies it in place to ``.grad`` with
+gradients (Eqs. (5.2)-(5.4)); :func:`clip_grad_norm_` applies it in place to ``.grad`` with
 exactly ``torch.nn.utils.clip_grad_norm_``'s contract. The second half is Pascanu et al.'s
 (2013) picture of why clipping is needed: a recurrent net with one unit and two parameters
 whose loss surface has a cliff (梯度悬崖, a high-curvature wall) where one gradient step
@@ -10,12 +10,12 @@ without clipping throws the parameters far away (:func:`one_unit_rnn_loss`,
 
 Equations (g_i the gradient of parameter i, flattened; p the norm type):
 
-    (5.1)  ‖g‖_p = ‖(‖g_1‖_p, ..., ‖g_n‖_p)‖_p                 total norm, as one long vector
+    (5.2)  ‖g‖_p = ‖(‖g_1‖_p, ..., ‖g_n‖_p)‖_p                 total norm, as one long vector
            (p = inf: the largest |entry|)
-    (5.2)  c = min(1, max_norm / (‖g‖_p + 1e-6))               clip coefficient, never above 1
-    (5.3)  g_i ← c · g_i                                        norm clipping keeps the direction
-    (5.4)  g_i ← clamp(g_i, -clip_value, clip_value)            value clipping (changes direction)
-    (5.5)  x_t = w σ(x_{t-1}) + b,   L(w, b) = (x_T - target)²  Pascanu et al.'s one-unit RNN
+    (5.3)  c = min(1, max_norm / (‖g‖_p + 1e-6))               clip coefficient, never above 1
+    (5.4)  g_i ← c · g_i                                        norm clipping keeps the direction
+    (5.5)  g_i ← clamp(g_i, -clip_value, clip_value)            value clipping (changes direction)
+    (5.1)  x_t = w σ(x_{t-1}) + b,   L(w, b) = (x_T - target)²  Pascanu et al.'s one-unit RNN
 
 Pascanu, Mikolov and Bengio (2013) ("On the difficulty of training recurrent neural
 networks", Eq. (8) and Sec. 3.3) write the one-unit net as x_t = w σ(x_{t-1}) + b, σ the
@@ -75,7 +75,7 @@ def _as_list(tensors) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def total_grad_norm(grads: Iterable[torch.Tensor] | torch.Tensor, norm_type: float = 2.0):
-    """Eq. (5.1): the p-norm of all gradients seen as one long vector -> a 0-dim tensor.
+    """Eq. (5.2): the p-norm of all gradients seen as one long vector -> a 0-dim tensor.
 
     The norm of the per-tensor norms equals the norm of the concatenation (for p = inf too).
     An empty list gives ``tensor(0.)``, like torch. Equal to the total norm that
@@ -92,7 +92,7 @@ def total_grad_norm(grads: Iterable[torch.Tensor] | torch.Tensor, norm_type: flo
 
 @torch.no_grad()
 def clip_coefficient(total_norm, max_norm: float) -> torch.Tensor:
-    """Eq. (5.2): ``min(1, max_norm / (total_norm + 1e-6))`` as a tensor.
+    """Eq. (5.3): ``min(1, max_norm / (total_norm + 1e-6))`` as a tensor.
 
     Capped at 1 so that clipping only ever shrinks a gradient. nan in, nan out; inf in, 0 out.
     """
@@ -104,7 +104,7 @@ def clip_coefficient(total_norm, max_norm: float) -> torch.Tensor:
 def clip_grads_by_norm(grads: list[torch.Tensor], max_norm: float, norm_type: float = 2.0):
     """Norm clipping without side effects: ``grads`` (P tensors) -> (clipped grads, total norm).
 
-    Eqs. (5.1)-(5.3): every gradient is multiplied by the same coefficient, so the update keeps
+    Eqs. (5.2)-(5.4): every gradient is multiplied by the same coefficient, so the update keeps
     its direction and its total norm becomes at most ``max_norm``. The inputs are not changed;
     the results are new tensors of the same shapes, dtypes and devices. The graded function of
     assignment 5; equal to what ``torch.nn.utils.clip_grad_norm_`` leaves in ``.grad``
@@ -127,8 +127,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     ``torch.nn.utils.clip_grad_norm_``'s contract (without its ``foreach`` switch):
     ``parameters`` is a tensor or an iterable of tensors (a generator is read once; an empty
     generator warns like torch); parameters whose ``.grad`` is None are skipped; ``norm_type``
-    2, 1, inf or any p; returns the total norm before clipping (Eq. (5.1)) as a 0-dim tensor;
-    multiplies every ``.grad`` by Eq. (5.2). With ``error_if_nonfinite=True`` a nan or inf total
+    2, 1, inf or any p; returns the total norm before clipping (Eq. (5.2)) as a 0-dim tensor;
+    multiplies every ``.grad`` by Eq. (5.3). With ``error_if_nonfinite=True`` a nan or inf total
     norm raises torch's RuntimeError before anything is changed.
     Proved equal by test_clip_grad_norm_matches_torch and the non-finite tests.
     """
@@ -151,10 +151,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
 
 @torch.no_grad()
 def clip_grad_value_(parameters, clip_value: float) -> None:
-    """Eq. (5.4): clamp every entry of every ``.grad`` to ``[-clip_value, clip_value]``, in place.
+    """Eq. (5.5): clamp every entry of every ``.grad`` to ``[-clip_value, clip_value]``, in place.
 
     ``torch.nn.utils.clip_grad_value_``'s contract: a tensor or an iterable; parameters without
-    a gradient are skipped; nan stays nan. Unlike Eq. (5.3) it changes the gradient's direction.
+    a gradient are skipped; nan stays nan. Unlike Eq. (5.4) it changes the gradient's direction.
     Proved equal by test_clip_grad_value_matches_torch.
     """
     clip_value = float(clip_value)
@@ -164,11 +164,11 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The cliff: Pascanu et al.'s one-unit RNN, Eq. (5.5).
+# The cliff: Pascanu et al.'s one-unit RNN, Eq. (5.1).
 
 
 def one_unit_rnn_loss(w, b, x0: float = 0.5, T: int = 50, target: float = 0.7) -> torch.Tensor:
-    """Eq. (5.5): run ``x_t = w σ(x_{t-1}) + b`` from ``x0`` for ``T`` steps; ``(x_T - target)²``.
+    """Eq. (5.1): run ``x_t = w σ(x_{t-1}) + b`` from ``x0`` for ``T`` steps; ``(x_T - target)²``.
 
     ``w`` and ``b`` are numbers or tensors of any broadcastable shapes (a whole grid at once);
     the loss has their broadcast shape, float64 unless a tensor argument says otherwise.
@@ -194,7 +194,7 @@ def _float_dtype(*values) -> torch.dtype:
 
 @torch.no_grad()
 def loss_surface(ws, bs, x0: float = 0.5, T: int = 50, target: float = 0.7) -> torch.Tensor:
-    """The loss of Eq. (5.5) on the grid ``ws (G_w,) × bs (G_b,)`` -> ``(G_b, G_w)``.
+    """The loss of Eq. (5.1) on the grid ``ws (G_w,) × bs (G_b,)`` -> ``(G_b, G_w)``.
 
     Rows follow b and columns follow w, the layout ``matplotlib``'s ``contour(ws, bs, Z)``
     expects. One vectorised run of :func:`one_unit_rnn_loss` (no loop over grid points).
@@ -216,10 +216,10 @@ def gradient_descent_path(
     T: int = 50,
     target: float = 0.7,
 ) -> torch.Tensor:
-    """Plain gradient descent on Eq. (5.5) from ``start = (w, b)`` -> the path ``(steps + 1, 2)``.
+    """Plain gradient descent on Eq. (5.1) from ``start = (w, b)`` -> the path ``(steps + 1, 2)``.
 
     Row k is (w, b) after k steps (row 0 is the start), float64. With ``clip`` each gradient
-    is first norm-clipped to ``clip`` (Eqs. (5.2)-(5.3), via :func:`clip_grads_by_norm`), so
+    is first norm-clipped to ``clip`` (Eqs. (5.3)-(5.4), via :func:`clip_grads_by_norm`), so
     no step is longer than ``lr * clip``; without it a step taken on the cliff's wall is
     ``lr`` times the wall's huge slope. A non-finite gradient stops nothing: the path then
     carries nan, as training would.

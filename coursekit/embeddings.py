@@ -1,19 +1,19 @@
 """One-hot vectors, embeddings, and bag-of-words sentence classifiers (词嵌入, chapter 1).
 
-Read first: :func:`one_hot` and :func:`embed_via_one_hot`, which show Eq. (1.11): multiplying
+Read first: :func:`one_hot` and :func:`embed_via_one_hot`, which show Eq. (1.8): multiplying
 a one-hot vector by the embedding matrix picks a row, so an embedding layer is a linear layer
-on one-hot inputs, computed as a look-up. Then :func:`cbow_forward` (Eq. (1.12)), the
+on one-hot inputs, computed as a look-up. Then :func:`cbow_forward` (Eq. (1.14)), the
 function students write, and the three classifiers of the sentiment example:
-:class:`CBOW`, :class:`DeepCBOW` (Eq. (1.13)) and :class:`BagOfNGrams` (Eq. (1.14)).
+:class:`CBOW`, :class:`DeepCBOW` (Eq. (1.15)) and :class:`BagOfNGrams` (Eq. (1.16)).
 :func:`train_classifier` trains any of them; :func:`load_rt_polarity` and
 :func:`rt_polarity_split` give the data (Pang and Lee 2005; ``coursekit/data/README.md``).
 
 Equations (row vectors; x_1, ..., x_L the word ids of a sentence, E the embedding matrix):
 
-    (1.11)  onehot(x) E = E[x]                                    one-hot (独热) vs look-up
-    (1.12)  s = (1/L) Σ_t E[x_t],   z = s W^T + b                 CBOW (连续词袋), "sum": no 1/L
-    (1.13)  h_0 = s,  h_l = tanh(h_{l-1} W_l^T + b_l),  z = h_D W^T + b     deep CBOW
-    (1.14)  z = Σ_{g ∈ n-grams(x)} S[bucket(g)] + b               bag of n-grams, S (K, C)
+    (1.8)  onehot(x) E = E[x]                                    one-hot (独热) vs look-up
+    (1.14)  s = (1/L) Σ_t E[x_t],   z = s W^T + b                 CBOW (连续词袋), "sum": no 1/L
+    (1.15)  h_0 = s,  h_l = tanh(h_{l-1} W_l^T + b_l),  z = h_D W^T + b     deep CBOW
+    (1.16)  z = Σ_{g ∈ n-grams(x)} S[bucket(g)] + b               bag of n-grams, S (K, C)
 
 Padding: a batch of sentences of different lengths is a ``(B, L)`` tensor of ids padded with
 ``PAD_INDEX`` and a ``(B, L)`` boolean ``mask`` that is True on real tokens; every model takes
@@ -70,7 +70,7 @@ REDUCTIONS = ("mean", "sum")
 
 
 # ---------------------------------------------------------------------------------------------
-# One-hot vectors and embeddings, Eq. (1.11).
+# One-hot vectors and embeddings, Eq. (1.8).
 
 
 def one_hot(ids: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -84,7 +84,7 @@ def one_hot(ids: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float
 
 
 def embed_via_one_hot(ids: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-    """Eq. (1.11) the slow way: ``one_hot(ids) @ embedding``, equal to ``embedding[ids]``.
+    """Eq. (1.8) the slow way: ``one_hot(ids) @ embedding``, equal to ``embedding[ids]``.
 
     ids (...) long, embedding (V, E) -> (..., E). The product costs O(V·E) per token where the
     look-up costs O(E); that is why embedding layers look rows up
@@ -175,11 +175,11 @@ def _pool(vectors: torch.Tensor, mask: torch.Tensor, reduction: str) -> torch.Te
 
 
 # ---------------------------------------------------------------------------------------------
-# Classifiers, Eqs. (1.12)-(1.14).
+# Classifiers, Eqs. (1.14)-(1.16).
 
 
 def cbow_forward(token_ids, mask, embedding, weight, bias, reduction: str = "mean"):
-    """Eq. (1.12): average (or sum) the embeddings of a sentence's words, then a linear layer.
+    """Eq. (1.14): average (or sum) the embeddings of a sentence's words, then a linear layer.
 
     token_ids (B, L) long, mask (B, L) bool or None (no padding), embedding (V, E),
     weight (C, E), bias (C,) or None -> logits (B, C). Padded places (mask False) are left
@@ -192,7 +192,7 @@ def cbow_forward(token_ids, mask, embedding, weight, bias, reduction: str = "mea
 
 
 class CBOW(nn.Module):
-    """Continuous bag of words (Eq. (1.12)): ``forward(token_ids (B, L), mask) -> (B, C)``.
+    """Continuous bag of words (Eq. (1.14)): ``forward(token_ids (B, L), mask) -> (B, C)``.
 
     Parameters ``embedding.weight (V, E)``, ``output.weight (C, E)``, ``output.bias (C,)``.
     """
@@ -212,7 +212,7 @@ class CBOW(nn.Module):
 
 
 class DeepCBOW(nn.Module):
-    """Deep CBOW (Eq. (1.13)): the CBOW average, then tanh layers of ``hidden_sizes``, then C.
+    """Deep CBOW (Eq. (1.15)): the CBOW average, then tanh layers of ``hidden_sizes``, then C.
 
     ``forward(token_ids (B, L), mask) -> logits (B, C)``. The hidden layers can learn
     combinations of words ("not" with "good") that a sum of word vectors cannot express.
@@ -264,7 +264,7 @@ def ngram_bucket_ids(tokens: Sequence[str], n: int, num_buckets: int) -> torch.T
 
 
 class BagOfNGrams(nn.Module):
-    """Bag of n-grams (Eq. (1.14)): every n-gram bucket has a score per class; add them up.
+    """Bag of n-grams (Eq. (1.16)): every n-gram bucket has a score per class; add them up.
 
     ``forward(bucket_ids (B, G), mask) -> logits (B, C)``, where ``bucket_ids`` come from
     :func:`ngram_bucket_ids` (padded with :func:`pad_batch`). With ``reduction="sum"`` this

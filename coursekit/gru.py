@@ -1,6 +1,6 @@
 """Gated recurrent units (门控循环单元, GRU) (chapter 4).
 
-Read first: :func:`gru_cell_step` (one step, Eq. (4.10)-(4.13)) and :func:`gru_forward` (the
+Read first: :func:`gru_cell_step` (one step, Eq. (4.7)-(4.10)) and :func:`gru_forward` (the
 loop over time). :func:`gru_forward_fast` computes the same with the input projection hoisted
 out of the loop and a hand-written backward, and it is what :class:`GRU` runs by default
 (``fast=False`` runs the readable loop). :class:`GRU` and :class:`GRUCell` have
@@ -10,10 +10,10 @@ layer loop are shared with :class:`coursekit.lstm.LSTM`.
 Equations (row-vector convention, as torch writes them; sigma is the logistic sigmoid, ⊙ the
 elementwise product; W_ih (3H, I) and W_hh (3H, H) hold the row blocks r, z, n in torch's order):
 
-    (4.10)  r_t = sigma(x_t W_ir^T + b_ir + h_{t-1} W_hr^T + b_hr)            reset gate (重置门)
-    (4.11)  z_t = sigma(x_t W_iz^T + b_iz + h_{t-1} W_hz^T + b_hz)            update gate (更新门)
-    (4.12)  n_t = tanh(x_t W_in^T + b_in + r_t ⊙ (h_{t-1} W_hn^T + b_hn))     candidate state
-    (4.13)  h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+    (4.7)  r_t = sigma(x_t W_ir^T + b_ir + h_{t-1} W_hr^T + b_hr)            reset gate (重置门)
+    (4.8)  z_t = sigma(x_t W_iz^T + b_iz + h_{t-1} W_hz^T + b_hz)            update gate (更新门)
+    (4.9)  n_t = tanh(x_t W_in^T + b_in + r_t ⊙ (h_{t-1} W_hn^T + b_hn))     candidate state
+    (4.10)  h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
 NOTE: b_hn sits inside the reset product, as in torch and cuDNN (Cho et al. 2014 apply r_t to
 h_{t-1} before the product; the two differ). z_t = 1 keeps the old state, like an LSTM forget gate.
@@ -53,7 +53,7 @@ __all__ = ["GRU", "GRUCell", "gru_cell_step", "gru_forward", "gru_forward_fast"]
 
 
 def gru_cell_step(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """One GRU step, Eq. (4.10)-(4.13).
+    """One GRU step, Eq. (4.7)-(4.10).
 
     x (B, I), h_prev (B, H), weight_ih (3H, I), weight_hh (3H, H), biases (3H,) or None
     -> h (B, H). Unbatched x (I,), h_prev (H,) -> (H,).
@@ -61,14 +61,14 @@ def gru_cell_step(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     """
     x_r, x_z, x_n = F.linear(x, weight_ih, bias_ih).chunk(3, dim=-1)  # (B, H) each
     h_r, h_z, h_n = F.linear(h_prev, weight_hh, bias_hh).chunk(3, dim=-1)  # (B, H) each
-    r = torch.sigmoid(x_r + h_r)  # Eq. (4.10)
-    z = torch.sigmoid(x_z + h_z)  # Eq. (4.11)
-    n = torch.tanh(x_n + r * h_n)  # Eq. (4.12), b_hn inside the reset product
-    return (1 - z) * n + z * h_prev  # Eq. (4.13)
+    r = torch.sigmoid(x_r + h_r)  # Eq. (4.7)
+    z = torch.sigmoid(x_z + h_z)  # Eq. (4.8)
+    n = torch.tanh(x_n + r * h_n)  # Eq. (4.9), b_hn inside the reset product
+    return (1 - z) * n + z * h_prev  # Eq. (4.10)
 
 
 def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """Run Eq. (4.10)-(4.13) over a sequence: a Python loop over t calling :func:`gru_cell_step`.
+    """Run Eq. (4.7)-(4.10) over a sequence: a Python loop over t calling :func:`gru_cell_step`.
 
     x (T, B, I), h0 (B, H) -> output (T, B, H) (every h_t), h_n (B, H) (= output[-1]).
     Equal to a one-layer ``torch.nn.GRU`` (test_gru_forward_matches_torch_one_layer).
@@ -85,7 +85,7 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 
 # ---------------------------------------------------------------------------------------------
 # The fast path: coursekit.lstm's recipe (hoisted input projection, one autograd node, local
-# derivatives for all t at once, weight gradients as one product each) applied to Eq. (4.10)-(4.13).
+# derivatives for all t at once, weight gradients as one product each) applied to Eq. (4.7)-(4.10).
 
 
 class _GRULayer(torch.autograd.Function):
@@ -95,7 +95,7 @@ class _GRULayer(torch.autograd.Function):
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
         T, B, I = x.shape  # noqa: E741 (the glossary's names)
         H = weight_hh.shape[1]
-        # The input terms of Eq. (4.10)-(4.12) for all t at once: (T, B, 3H), blocks r, z, n.
+        # The input terms of Eq. (4.7)-(4.9) for all t at once: (T, B, 3H), blocks r, z, n.
         x_terms = _multiply_by(weight_ih.t(), T * B)(x.reshape(T * B, I), bias_ih)
         x_terms = x_terms.view(T, B, 3 * H)
         recurrent = _multiply_by(weight_hh.t(), B)  # h (B, H) -> (B, 3H)
@@ -107,10 +107,10 @@ class _GRULayer(torch.autograd.Function):
             h_terms = recurrent(h, bias_hh)  # (B, 3H)
             a = gates[t]  # (B, 3H)
             torch.add(x_terms[t, :, : 2 * H], h_terms[:, : 2 * H], out=a[:, : 2 * H]).sigmoid_()
-            r, z, n = a.chunk(3, dim=1)  # Eq. (4.10), (4.11); n is filled next
+            r, z, n = a.chunk(3, dim=1)  # Eq. (4.7), (4.8); n is filled next
             h_n_terms[t] = h_terms[:, 2 * H :]
-            torch.addcmul(x_terms[t, :, 2 * H :], r, h_n_terms[t], out=n).tanh_()  # Eq. (4.12)
-            h = torch.lerp(n, h, z, out=output[t])  # n + z ⊙ (h - n), Eq. (4.13)
+            torch.addcmul(x_terms[t, :, 2 * H :], r, h_n_terms[t], out=n).tanh_()  # Eq. (4.9)
+            h = torch.lerp(n, h, z, out=output[t])  # n + z ⊙ (h - n), Eq. (4.10)
         ctx.save_for_backward(x, h0, weight_ih, weight_hh, gates, h_n_terms, output)
         ctx.has_bias = (bias_ih is not None, bias_hh is not None)
         return output, output[-1].clone()
@@ -139,7 +139,7 @@ class _GRULayer(torch.autograd.Function):
             dh = d_output[t] + dh  # all of dL/dh_t
             d_x_terms[t].mul_(dh.unsqueeze(1))
             d_h_terms[t].mul_(dh.unsqueeze(1))
-            # dL/dh_{t-1}: through the gates, and directly through z ⊙ h_{t-1} in Eq. (4.13)
+            # dL/dh_{t-1}: through the gates, and directly through z ⊙ h_{t-1} in Eq. (4.10)
             dh = torch.addcmul(recurrent_back(d_h_terms[t].view(B, 3 * H)), dh, z[t])
 
         d_x_all = d_x_terms.view(T * B, 3 * H)
@@ -177,7 +177,7 @@ def gru_forward_fast(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 
 
 class GRUCell(nn.Module):
-    """Eq. (4.10)-(4.13) as a module; the same names, shapes and init as ``torch.nn.GRUCell``.
+    """Eq. (4.7)-(4.10) as a module; the same names, shapes and init as ``torch.nn.GRUCell``.
 
     forward(input (B, I) or (I,), hx (B, H) or (H,), zeros by default) -> h' (B, H) or (H,).
     Proved equal by test_gru_cell_matches_torch.

@@ -1,7 +1,7 @@
 """Long short-term memory (长短期记忆网络, LSTM) and the peephole LSTM (chapter 4).
 
 Read first: :func:`lstm_cell_step` (one step, Eq. (4.1)-(4.6)) and :func:`lstm_forward` (the
-loop over time). :func:`peephole_lstm_step` adds Gers & Schmidhuber's peepholes, Eq. (4.7)-(4.9).
+loop over time). :func:`peephole_lstm_step` adds Gers & Schmidhuber's peepholes, Eq. (4.11)-(4.13).
 :func:`lstm_forward_fast` computes exactly what :func:`lstm_forward` computes, with the input
 projection hoisted out of the loop and a hand-written backward (BPTT, chapter 3), and it is what
 :class:`LSTM` runs by default (``fast=False`` runs the readable loop). :class:`LSTM` and
@@ -23,9 +23,9 @@ W_hh (4H, H), whose row blocks are in torch's order i, f, g, o):
 Peephole LSTM (Gers & Schmidhuber 2000): the gates also look at the cell, through diagonal
 weights w_ci, w_cf, w_co (H,) each; (4.3), (4.5), (4.6) are unchanged, b is a single bias (4H,):
 
-    (4.7)  i_t = sigma(x_t W_ii^T + h_{t-1} W_hi^T + w_ci ⊙ c_{t-1} + b_i)
-    (4.8)  f_t = sigma(x_t W_if^T + h_{t-1} W_hf^T + w_cf ⊙ c_{t-1} + b_f)
-    (4.9)  o_t = sigma(x_t W_io^T + h_{t-1} W_ho^T + w_co ⊙ c_t + b_o)   (c_t: after (4.5))
+    (4.11)  i_t = sigma(x_t W_ii^T + h_{t-1} W_hi^T + w_ci ⊙ c_{t-1} + b_i)
+    (4.12)  f_t = sigma(x_t W_if^T + h_{t-1} W_hf^T + w_cf ⊙ c_{t-1} + b_f)
+    (4.13)  o_t = sigma(x_t W_io^T + h_{t-1} W_ho^T + w_co ⊙ c_t + b_o)   (c_t: after (4.5))
 
 Dimension glossary:
 
@@ -101,7 +101,7 @@ def lstm_forward(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, wei
 
 
 def peephole_lstm_step(x, state, weight_ih, weight_hh, weight_peephole, bias=None):
-    """One peephole LSTM step (Gers & Schmidhuber 2000), Eq. (4.7)-(4.9) with (4.3), (4.5), (4.6).
+    """One peephole LSTM step (Gers & Schmidhuber 2000), Eq. (4.11)-(4.13) with (4.3), (4.5), (4.6).
 
     x (B, I), state = (h_prev (B, H), c_prev (B, H)), weight_ih (4H, I), weight_hh (4H, H)
     (gate order i, f, g, o), weight_peephole (3, H) with rows (w_ci, w_cf, w_co), bias (4H,) or
@@ -113,11 +113,11 @@ def peephole_lstm_step(x, state, weight_ih, weight_hh, weight_peephole, bias=Non
     w_ci, w_cf, w_co = weight_peephole  # (H,) each
     z = F.linear(x, weight_ih, bias) + F.linear(h_prev, weight_hh)  # (B, 4H)
     z_i, z_f, z_g, z_o = z.chunk(4, dim=-1)  # (B, H) each
-    i = torch.sigmoid(z_i + w_ci * c_prev)  # Eq. (4.7)
-    f = torch.sigmoid(z_f + w_cf * c_prev)  # Eq. (4.8)
+    i = torch.sigmoid(z_i + w_ci * c_prev)  # Eq. (4.11)
+    f = torch.sigmoid(z_f + w_cf * c_prev)  # Eq. (4.12)
     g = torch.tanh(z_g)  # Eq. (4.3)
     c = f * c_prev + i * g  # Eq. (4.5)
-    o = torch.sigmoid(z_o + w_co * c)  # Eq. (4.9)
+    o = torch.sigmoid(z_o + w_co * c)  # Eq. (4.13)
     h = o * torch.tanh(c)  # Eq. (4.6)
     return h, c
 

@@ -1,30 +1,31 @@
 """The fixed-context neural language model of Bengio et al. (2003) (神经网络语言模型, chapter 1).
 
-Read first: :func:`mlp_lm_forward`, Eqs. (1.8)–(1.10), the function students write; then
+Read first: :func:`mlp_lm_forward`, Eqs. (1.9)–(1.11), the function students write; then
 :class:`MLPLanguageModel`, the same computation as an ``nn.Module``; then
 :func:`context_windows`, which turns a stream of ids into (context, next token) pairs, and
 :func:`train_mlp_language_model`, a small Adam loop over random pairs.
 
-Equations (row vectors; x_{t-n+1}, ..., x_t the ids of the last n tokens, C the embedding table):
+Equations (row vectors; x_{t-K+1}, ..., x_t the ids of the last K tokens, C the embedding table;
+chapter 1 counts the predicted token too and calls this an n-gram model with n = K + 1):
 
-    (1.8)   e = [C[x_{t-n+1}] ; ... ; C[x_t]]                    look-up and concatenation (nE,)
-    (1.9)   h = tanh(e W_h^T + b_h)                              hidden layer (H,)
-    (1.10)  z = h W_out^T + b_out,  p(x_{t+1} | x_{t-n+1..t}) = softmax(z)     logits (V,)
+    (1.9)   e = [C[x_{t-K+1}] ; ... ; C[x_t]]                    look-up and concatenation (KE,)
+    (1.10)  h = tanh(e W_h^T + b_h)                              hidden layer (H,)
+    (1.11)  z = h W_out^T + b_out,  p(x_{t+1} | x_{t-K+1..t}) = softmax(z)     logits (V,)
 
 NOTE: Bengio et al. also add direct connections from e to the output (``+ e W^T``); we leave
 them out, as most modern re-implementations do. The row look-up ``C[x]`` equals the one-hot
-product ``onehot(x) C`` (:func:`coursekit.embeddings.embed_via_one_hot`, Eq. (1.11)).
+product ``onehot(x) C`` (:func:`coursekit.embeddings.embed_via_one_hot`, Eq. (1.8)).
 
-Training: the model sees a fixed window of n tokens, not a ``(T, B)`` sequence, so it does not
+Training: the model sees a fixed window of K tokens, not a ``(T, B)`` sequence, so it does not
 fit the contract of :func:`coursekit.train.train_language_model`; :func:`train_mlp_language_model`
 is the same loop for (context, next) pairs and returns the same
 :class:`coursekit.train.History` (losses in nats per token).
 
 Dimension glossary:
 
-    B  batch size                  n  context size (tokens the model sees)
+    B  batch size                  K  context size, ``context_size`` (chapter 1's n - 1)
     V  vocabulary size             E  embedding dimension
-    H  hidden size                 L  length of a stream of ids; N = L - n (context, next) pairs
+    H  hidden size                 L  length of a stream of ids; N = L - K (context, next) pairs
 
 Tests: tests/test_mlp_lm.py (a manual computation, one-hot products, a loss that decreases).
 """
@@ -56,21 +57,21 @@ def _check_ids_1d(name: str, ids) -> None:
 
 
 def mlp_lm_forward(context_ids, embedding, weight_h, bias_h, weight_out, bias_out):
-    """Eqs. (1.8)–(1.10): the logits of the next token after each window of n ids.
+    """Eqs. (1.9)–(1.11): the logits of the next token after each window of K ids.
 
-    context_ids (B, n) long, embedding (V, E), weight_h (H, n·E), bias_h (H,),
+    context_ids (B, K) long, embedding (V, E), weight_h (H, K·E), bias_h (H,),
     weight_out (V, H), bias_out (V,) -> logits (B, V). Biases may be None.
     Equal to a manual loop over the batch (test_mlp_lm_forward_matches_manual_computation).
     """
     if context_ids.dim() != 2:
-        raise ValueError(f"context_ids must be (B, n); got shape {tuple(context_ids.shape)}")
-    n, dim = context_ids.shape[1], embedding.shape[1]
-    if weight_h.shape[1] != n * dim:
+        raise ValueError(f"context_ids must be (B, K); got shape {tuple(context_ids.shape)}")
+    k, dim = context_ids.shape[1], embedding.shape[1]
+    if weight_h.shape[1] != k * dim:
         raise ValueError(
-            f"weight_h must be (H, n·E) = (H, {n * dim}) for n = {n}, E = {dim}; "
+            f"weight_h must be (H, K·E) = (H, {k * dim}) for K = {k}, E = {dim}; "
             f"got {tuple(weight_h.shape)}"
         )
-    e = embedding[context_ids].reshape(context_ids.shape[0], n * dim)  # (B, n, E) -> (B, nE)
+    e = embedding[context_ids].reshape(context_ids.shape[0], k * dim)  # (B, K, E) -> (B, KE)
     h = torch.tanh(F.linear(e, weight_h, bias_h))  # (B, H)
     return F.linear(h, weight_out, bias_out)  # (B, V)
 
@@ -78,8 +79,8 @@ def mlp_lm_forward(context_ids, embedding, weight_h, bias_h, weight_out, bias_ou
 class MLPLanguageModel(nn.Module):
     """Bengio et al. (2003): embed the last ``context_size`` tokens, concatenate, tanh, logits.
 
-    ``forward(context_ids (B, n) long) -> logits (B, V)``, computed by :func:`mlp_lm_forward`
-    with the parameters ``embedding.weight (V, E)``, ``hidden.weight (H, n·E)``,
+    ``forward(context_ids (B, K) long) -> logits (B, V)``, computed by :func:`mlp_lm_forward`
+    with the parameters ``embedding.weight (V, E)``, ``hidden.weight (H, K·E)``,
     ``hidden.bias (H,)``, ``output.weight (V, H)``, ``output.bias (V,)``.
     """
 
@@ -132,7 +133,7 @@ class MLPLanguageModel(nn.Module):
                 f"got {len(prefix_ids)}"
             )
         device = self.embedding.weight.device
-        window = prefix_ids[-self.context_size :].to(device)  # (n,)
+        window = prefix_ids[-self.context_size :].to(device)  # (K,)
         out = []
         for _ in range(length):
             logits = self(window[None])[0]  # (V,)
@@ -143,25 +144,25 @@ class MLPLanguageModel(nn.Module):
 
 
 def context_windows(ids: torch.Tensor, context_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(context, next) pairs of a stream: ``X (N, n)`` with ``X[i] = ids[i : i + n]`` and
-    ``y (N,)`` with ``y[i] = ids[i + n]``, N = L - n. ``X`` is a view of ``ids`` (no copy)."""
+    """(context, next) pairs of a stream: ``X (N, K)`` with ``X[i] = ids[i : i + K]`` and
+    ``y (N,)`` with ``y[i] = ids[i + K]``, N = L - K. ``X`` is a view of ``ids`` (no copy)."""
     _check_ids_1d("ids", ids)
     _check_positive(context_size=context_size)
     if len(ids) <= context_size:
         raise ValueError(f"ids needs more than context_size = {context_size} ids; got {len(ids)}")
-    return ids.unfold(0, context_size, 1)[:-1], ids[context_size:]  # (N, n), (N,)
+    return ids.unfold(0, context_size, 1)[:-1], ids[context_size:]  # (N, K), (N,)
 
 
 @torch.no_grad()
 def evaluate_mlp_language_model(
     model: MLPLanguageModel, ids: torch.Tensor, batch_size: int = 4096
 ) -> float:
-    """Mean cross-entropy (nats per token) of predicting ``ids[n:]`` from their n predecessors.
+    """Mean cross-entropy (nats per token) of predicting ``ids[K:]`` from their K predecessors.
 
-    The first ``n`` ids are context only (an n-gram model pads them with <s> instead; over a
+    The first ``K`` ids are context only (an n-gram model pads them with <s> instead; over a
     held-out text of tens of thousands of characters the difference is negligible).
     """
-    x, y = context_windows(ids, model.context_size)  # (N, n), (N,)
+    x, y = context_windows(ids, model.context_size)  # (N, K), (N,)
     device = model.embedding.weight.device
     was_training = model.training
     model.eval()
@@ -197,7 +198,7 @@ def train_mlp_language_model(
         raise ValueError(f"lr must be positive; got {lr!r}")
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
-    x, y = context_windows(train_ids, model.context_size)  # (N, n), (N,)
+    x, y = context_windows(train_ids, model.context_size)  # (N, K), (N,)
     eval_every = eval_every or max(1, steps // 10)
     device = model.embedding.weight.device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

@@ -6,7 +6,9 @@ twice, :class:`RNN` stacks it in layers with exactly ``torch.nn.RNN``'s contract
 direction and layout bookkeeping is :class:`_StackedRecurrent`'s, which the LSTM and GRU of
 chapter 4 share), and the small
 models at the end (:class:`ManyToOne`, :class:`OneToMany`, :class:`ManyToMany`,
-:class:`CharRNN`) are the architecture shapes of the chapter (多对一, 一对多, 多对多).
+:class:`CharRNN`) are the architecture shapes of the chapter (多对一, 一对多, 多对多);
+:class:`CharLM` is a char-level language model over any recurrent layer (chapter 4's
+char-LSTM and char-GRU) and :class:`RNNClassifier` the sentence classifier of note 003.
 
 Equations (row-vector convention, as torch writes them; f is tanh or relu):
 
@@ -16,6 +18,7 @@ Equations (row-vector convention, as torch writes them; f is tanh or relu):
     (2.4)  y_t = h_t W_hy^T + b_y                                      Jordan output
     (2.5)  out_t = [h→_t ; h←_t], h← reads x_{T-1}, ..., x_0            bidirectional
     (2.6)  h^l_t = f(h^{l-1}_t W_ih^{l T} + ... ),  h^0_t = x_t        stacked (deep) RNN
+    (2.9)  z = h_L W^T + b,  or  z = ((1/L) Σ_t h_t) W^T + b           RNNClassifier pooling
 
 Dimension glossary:
 
@@ -40,6 +43,7 @@ from torch import nn
 
 __all__ = [
     "RNN",
+    "CharLM",
     "CharRNN",
     "ElmanRNN",
     "JordanRNN",
@@ -47,6 +51,7 @@ __all__ = [
     "ManyToOne",
     "OneToMany",
     "RNNCell",
+    "RNNClassifier",
     "bidirectional_rnn_forward",
     "jordan_step",
     "rnn_cell_step",
@@ -620,3 +625,73 @@ class CharRNN(nn.Module):
             logits, h = self(next_id.view(1, 1), h)  # (1, 1, V)
         self.train(was_training)
         return ids
+
+
+class CharLM(nn.Module):
+    """A character-level language model over a given recurrent layer: embedding -> layer -> linear.
+
+    ``CharLM(V, E, LSTM(E, H))`` is a char-LSTM, ``CharLM(V, E, GRU(E, H))`` a char-GRU; with
+    ``RNN(E, H)`` it computes what :class:`CharRNN` computes. The layer must take time-major
+    input (T, B, E) and a state, return ``(output (T, B, H), state)`` and have ``hidden_size``
+    (any of coursekit's or torch's RNN, LSTM and GRU). forward(tokens (T, B) long, state or
+    None) -> logits (T, B, V), state (the layer's: h_n, or (h_n, c_n) for an LSTM).
+    Proved by test_char_lm_matches_torch_embedding_layer_linear.
+    """
+
+    def __init__(self, vocab_size, embedding_dim, layer):
+        super().__init__()
+        _check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim)
+        if getattr(layer, "batch_first", False):
+            raise ValueError("layer must be time-major (batch_first=False)")
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.layer = layer
+        self.output_layer = nn.Linear(layer.hidden_size, vocab_size)
+
+    def forward(self, tokens, state=None):
+        hidden, state = self.layer(self.embedding(tokens), state)  # (T, B, E) -> (T, B, H)
+        return self.output_layer(hidden), state  # (T, B, V)
+
+
+POOLINGS = ("last", "mean")
+
+
+class RNNClassifier(nn.Module):
+    """A sentence classifier (多对一, note 003): embed the words, run an :class:`RNN`, pool, score.
+
+    forward(token_ids (B, L) long, mask (B, L) bool or None) -> logits (B, C), the batch and
+    mask of :func:`coursekit.embeddings.pad_batch` (padding at the end, mask True on words).
+    ``pooling="last"`` scores the hidden state after the last word of each sentence, h_{L_b};
+    ``"mean"`` scores the mean of the states over its words, (1/L_b) Σ_t h_t. Padding after
+    the last word never reaches either (the RNN runs forwards), and an empty sentence
+    pools to zeros. Proved by test_rnn_classifier_matches_torch_rnn_on_each_sentence.
+    """
+
+    def __init__(self, vocab_size, embedding_dim, hidden_size, num_classes, pooling="last"):
+        super().__init__()
+        _check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}; got {pooling!r}")
+        self.pooling = pooling
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = RNN(embedding_dim, hidden_size, batch_first=True)
+        self.output = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, token_ids, mask=None):
+        if token_ids.dim() != 2:
+            raise ValueError(f"token_ids must be (B, L); got shape {tuple(token_ids.shape)}")
+        if mask is None:
+            mask = torch.ones_like(token_ids, dtype=torch.bool)
+        elif mask.shape != token_ids.shape:
+            raise ValueError(
+                f"mask must have token_ids' shape {tuple(token_ids.shape)}; got {tuple(mask.shape)}"
+            )
+        hidden, _ = self.rnn(self.embedding(token_ids))  # (B, L, E) -> (B, L, H)
+        weights = mask.to(hidden.dtype)  # (B, L)
+        lengths = weights.sum(dim=1)  # (B,)
+        if self.pooling == "mean":
+            sentence = torch.einsum("blh,bl->bh", hidden, weights) / lengths.clamp(min=1)[:, None]
+        else:
+            last = (lengths.long() - 1).clamp(min=0)  # (B,) index of each sentence's last word
+            sentence = hidden[torch.arange(len(last)), last] * (lengths > 0)[:, None]  # (B, H)
+        return self.output(sentence)  # (B, C)

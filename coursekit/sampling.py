@@ -1,9 +1,9 @@
 """Sampling from a language model (采样), and perplexity from logits (chapter 1).
 
-Read first: :func:`temperature_probs` (Eq. (1.15)), then :func:`sample_next`, which every
+Read first: :func:`temperature_probs` (Eq. (1.12)), then :func:`sample_next`, which every
 generator of the book calls once per step: greedy when ``temperature == 0``, otherwise a draw
 from the tempered distribution, optionally restricted to the ``top_k`` largest logits
-(Eq. (1.16)). Randomness comes only from an explicit ``torch.Generator``, so a seeded
+(Eq. (1.13)). Randomness comes only from an explicit ``torch.Generator``, so a seeded
 generator gives the same text every time. :func:`perplexity_from_logits` and
 :func:`bits_per_token` score a model on held-out text, Eqs. (1.6) and (1.7).
 :func:`fill_template` samples text of a fixed form (a five-character quatrain,
@@ -13,8 +13,8 @@ Equations (z are the logits, τ the temperature):
 
     (1.6)   PPL = exp( -(1/N) Σ_i log p(y_i | context_i) )          perplexity (困惑度)
     (1.7)   bits per token = -(1/N) Σ_i log_2 p(y_i | context_i) = log_2 PPL
-    (1.15)  p_τ(v) = exp(z_v / τ) / Σ_u exp(z_u / τ)               temperature (温度) softmax
-    (1.16)  top-k: z_v -> -inf unless z_v is among the k largest logits
+    (1.12)  p_τ(v) = exp(z_v / τ) / Σ_u exp(z_u / τ)               temperature (温度) softmax
+    (1.13)  top-k: z_v -> -inf unless z_v is among the k largest logits
 
 τ -> 0 approaches greedy decoding (argmax); τ = 1 is the model's own distribution; τ > 1
 flattens it towards uniform.
@@ -57,7 +57,7 @@ def _check_logits(logits: torch.Tensor) -> None:
 
 
 def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Eq. (1.15): ``softmax(logits / temperature)`` over the last axis.
+    """Eq. (1.12): ``softmax(logits / temperature)`` over the last axis.
 
     logits (..., V) -> probabilities (..., V), each row summing to 1. ``temperature`` must be
     positive (use :func:`greedy` for τ = 0). Equal to ``torch.softmax(logits / τ, -1)``
@@ -69,7 +69,7 @@ def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Eq. (1.16): keep the ``k`` largest logits of each row, set the others to ``-inf``.
+    """Eq. (1.13): keep the ``k`` largest logits of each row, set the others to ``-inf``.
 
     logits (..., V) -> (..., V). Ties at the k-th value are all kept (so a row may keep more
     than k entries when logits are equal). ``k >= V`` keeps everything.

@@ -64,7 +64,7 @@ def assert_same_grads(actual, expected):
 
 
 def concatenated_norm(parameters, norm_type):
-    """Eq. (5.1) the long way: flatten every gradient into one vector and take its norm."""
+    """Eq. (5.2) the long way: flatten every gradient into one vector and take its norm."""
     flat = torch.cat([p.grad.reshape(-1) for p in parameters if p.grad is not None])
     if norm_type == math.inf:
         return flat.abs().max()
@@ -291,7 +291,7 @@ def test_clip_grad_norm_on_cuda_matches_torch_on_cuda():
 
 
 def loss_by_hand(w, b, x0=0.5, T=50, target=0.7):
-    """Eq. (5.5) with Python floats."""
+    """Eq. (5.1) with Python floats."""
     x = x0
     for _ in range(T):
         x = w / (1 + math.exp(-x)) + b

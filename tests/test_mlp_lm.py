@@ -1,6 +1,6 @@
 """Specifications of coursekit.mlp_lm.
 
-References: Eqs. (1.8)–(1.10) written out here one example at a time (a loop, explicit
+References: Eqs. (1.9)–(1.11) written out here one example at a time (a loop, explicit
 concatenation), one-hot matrix products in place of look-ups, and torch's cross_entropy.
 """
 
@@ -35,7 +35,7 @@ def test_mlp_lm_forward_matches_manual_computation():
     embedding, weight_h, bias_h, weight_out, bias_out = random_parameters()
     context = torch.randint(V, (B, N_CTX))
     expected = []
-    for row in context:  # one example at a time, Eqs. (1.8)-(1.10)
+    for row in context:  # one example at a time, Eqs. (1.9)-(1.11)
         e = torch.cat([embedding[i] for i in row])  # (nE,)
         h = torch.tanh(weight_h @ e + bias_h)  # (H,)
         expected.append(weight_out @ h + bias_out)  # (V,)
@@ -104,7 +104,7 @@ def test_forward_rejects_wrong_context_size():
 
 def test_functional_rejects_mismatched_hidden_weight():
     embedding, weight_h, bias_h, weight_out, bias_out = random_parameters()
-    with pytest.raises(ValueError, match=r"weight_h must be \(H, n·E\) = \(H, 8\)"):
+    with pytest.raises(ValueError, match=r"weight_h must be \(H, K·E\) = \(H, 8\)"):
         mlp_lm_forward(
             torch.zeros(1, 2, dtype=torch.long), embedding, weight_h, bias_h, weight_out, bias_out
         )

@@ -14,7 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from coursekit import (
+    GRU,
+    LSTM,
     RNN,
+    CharLM,
     CharRNN,
     ElmanRNN,
     JordanRNN,
@@ -22,6 +25,7 @@ from coursekit import (
     ManyToOne,
     OneToMany,
     RNNCell,
+    RNNClassifier,
     bidirectional_rnn_forward,
     jordan_step,
     rnn_cell_step,
@@ -790,3 +794,85 @@ def test_char_rnn_sample_on_cuda_accepts_a_cpu_generator():
     ids = model.sample([1, 2], 10, generator=torch.Generator().manual_seed(0))
     again = model.sample([1, 2], 10, generator=torch.Generator().manual_seed(0))
     assert ids == again and len(ids) == 12
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_char_lm_matches_torch_embedding_layer_linear(kind):
+    V, E = 11, 5
+    ours = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}[kind](E, H, dtype=torch.float64)
+    reference = getattr(torch.nn, kind)(E, H, dtype=torch.float64)
+    reference.load_state_dict(ours.state_dict())
+    model = CharLM(V, E, ours).double()
+    tokens = torch.randint(0, V, (T, B))
+    logits, state = model(tokens)
+    hidden, expected_state = reference(F.embedding(tokens, model.embedding.weight))
+    assert logits.shape == (T, B, V)
+    expected_logits = F.linear(hidden, model.output_layer.weight, model.output_layer.bias)
+    states = (state,) if kind != "LSTM" else state
+    expected_states = (expected_state,) if kind != "LSTM" else expected_state
+    assert_all_close([logits, *states], [expected_logits, *expected_states])
+    # the state comes back in: two windows read in turn equal one long read
+    first, state = model(tokens[:2])
+    second, _ = model(tokens[2:], state)
+    assert_all_close([torch.cat([first, second])], [logits])
+
+
+def test_char_lm_over_an_rnn_computes_what_char_rnn_computes():
+    reference = CharRNN(11, 5, H).double()
+    model = CharLM(11, 5, RNN(5, H)).double()
+    model.load_state_dict(
+        {k.replace("rnn.", "layer.", 1): v for k, v in reference.state_dict().items()}
+    )
+    tokens = torch.randint(0, 11, (T, B))
+    assert_all_close(list(model(tokens)), list(reference(tokens)))
+
+
+def test_char_lm_rejects_a_batch_first_layer():
+    with pytest.raises(ValueError, match="time-major"):
+        CharLM(11, 5, RNN(5, H, batch_first=True))
+
+
+def padded_sentences(V, lengths):
+    """Random sentences of the given lengths, padded at the end with id 0, and their mask."""
+    sentences = [torch.randint(1, V, (n,)) for n in lengths]
+    ids = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+    for b, s in enumerate(sentences):
+        ids[b, : len(s)] = s
+    mask = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    return sentences, ids, mask
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_rnn_classifier_matches_torch_rnn_on_each_sentence(pooling):
+    V, E, C = 13, 4, 3
+    model = RNNClassifier(V, E, H, C, pooling=pooling).double()
+    reference = torch.nn.RNN(E, H, dtype=torch.float64)
+    reference.load_state_dict(model.rnn.state_dict())
+    sentences, ids, mask = padded_sentences(V, [5, 1, 3, 5])
+    expected = []
+    for s in sentences:  # one unpadded sentence at a time
+        hidden, h_n = reference(F.embedding(s, model.embedding.weight))  # (L, H), (1, H)
+        pooled = h_n[0] if pooling == "last" else hidden.mean(dim=0)
+        expected.append(F.linear(pooled, model.output.weight, model.output.bias))
+    logits = model(ids, mask)
+    assert logits.shape == (4, C)
+    assert_all_close([logits], [torch.stack(expected)])
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_rnn_classifier_ignores_the_ids_under_the_padding(pooling):
+    model = RNNClassifier(13, 4, H, 2, pooling=pooling).double()
+    _, ids, mask = padded_sentences(13, [2, 6])
+    other = ids.masked_fill(~mask, 7)
+    assert_all_close([model(ids, mask)], [model(other, mask)])
+
+
+def test_rnn_classifier_scores_an_empty_sentence_from_zeros():
+    model = RNNClassifier(13, 4, H, 2).double()
+    ids, mask = torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.bool)
+    assert_all_close([model(ids, mask)[0]], [model.output.bias])
+
+
+def test_rnn_classifier_rejects_an_unknown_pooling():
+    with pytest.raises(ValueError, match="pooling"):
+        RNNClassifier(13, 4, H, 2, pooling="max")
