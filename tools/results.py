@@ -1,0 +1,177 @@
+"""Write the course-wide results table, ``book/results.md``, from code that runs.
+
+``.venv/bin/python -m tools.results`` rebuilds the page. Two kinds of rows:
+
+- **counted** models (uniform, n-grams of chapter 1) are computed here, in seconds and
+  deterministically, with chapter 1's functions and split (``coursekit.ngram``: add-k with k
+  chosen on the validation text by ``tune_k``, interpolation with k = 0.01 and the lambdas
+  chosen by ``tune_lambdas``);
+- **trained** models are read from the logs of the seeded experiments in ``book/data/``
+  (``tools/experiments/``), and reported as the mean and the range (min-max) over the seeds.
+
+``tests/test_results.py`` fails when the page differs from what this script writes now, so
+rerunning an experiment without rebuilding the page (or the reverse) is caught. A chapter
+that trains a new model adds an experiment and a row here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+
+from coursekit import NGramModel, tune_k, tune_lambdas
+from coursekit.data import load_tiny_shakespeare, split_text
+from tools.experiments.log import DATA, ROOT
+
+PAGE = ROOT / "book" / "results.md"
+
+# (log, model key in each run or None, chapter, name): one row each
+TEXT_ROWS = [
+    ("mlp_lm", None, 1, "MLP LM, 8-character context, d 32, H 512"),
+    ("char_models", "RNN", 2, "char-RNN, d 64, 256 tanh units"),
+    ("char_models", "LSTM", 4, "char-LSTM, d 64, 128 units"),
+    ("char_models", "GRU", 4, "char-GRU, d 64, 150 units"),
+]
+SENTIMENT_ROWS = [
+    ("sentiment", "CBOW", 1, "CBOW, d 64"),
+    ("sentiment", "deep CBOW", 1, "deep CBOW, d 64, two tanh layers of 64, dropout 0.3"),
+    ("sentiment", "bag of bigrams", 1, "bag of unigrams and bigrams, 2^18 buckets"),
+    ("sentiment", "RNN, final state", 2, "RNN classifier, d 64, H 64, final state"),
+    ("sentiment", "RNN, mean of states", 2, "RNN classifier, d 64, H 64, mean of states"),
+]
+CHAPTERS = {
+    1: "01_language_models",
+    2: "02_recurrent_networks",
+    4: "04_lstm_and_gru",
+}
+
+
+def load_log(name: str) -> dict:
+    path = DATA / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `python -m tools.experiments.{name}`")
+    return json.loads(path.read_text())
+
+
+def seed_scores(log: dict, model: str | None, score: str) -> list[float]:
+    """One score per seed of a log: ``run[score]``, or ``run["models"][model][score]``."""
+    return [(run if model is None else run["models"][model])[score] for run in log["runs"]]
+
+
+def parameters(log: dict, model: str | None) -> int:
+    counts = set(seed_scores(log, model, "parameters"))
+    assert len(counts) == 1, f"{log['experiment']}: the seeds disagree on the model size"
+    return counts.pop()
+
+
+def training_steps(config: dict) -> str:
+    """Steps x windows per step (x characters per window), from an experiment's config."""
+    steps = f"{config['steps']:,}".replace(",", " ")
+    window = f" × {config['seq_len']}" if "seq_len" in config else ""
+    return f"{steps} steps × {config['batch_size']}{window}"
+
+
+def mean_and_range(values: list[float]) -> tuple[str, str]:
+    return f"{statistics.fmean(values):.3f}", f"{min(values):.3f}–{max(values):.3f}"
+
+
+def counted_rows() -> list[list[str]]:
+    """Chapter 1's counted models on its split of Tiny Shakespeare: [name, test bits]."""
+    train_text, valid_text, test_text = split_text(load_tiny_shakespeare())
+    rows = []
+    for n in (1, 2, 3, 5):
+        model = NGramModel(n).fit(train_text)
+        tune_k(model, valid_text)
+        if n == 1:
+            V = len(model.vocab)
+            rows.append([f"uniform over {V} symbols", f"{math.log2(V):.3f}"])
+        rows.append([f"{n}-gram, add-k, k = {model.k:g}", f"{model.bits_per_token(test_text):.3f}"])
+    model = NGramModel(5, k=0.01).fit(train_text)
+    lambdas = tune_lambdas(model, valid_text)
+    name = "5-gram, interpolated, λ = " + " ".join(f"{x:.1f}" for x in lambdas)
+    rows.append([name, f"{model.bits_per_token(test_text):.3f}"])
+    return rows
+
+
+def chapter_link(chapter: int) -> str:
+    return f"{{doc}}`{chapter} <{CHAPTERS[chapter]}>`"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def seeds_note(names: list[str]) -> str:
+    logs = [load_log(name) for name in names]
+    return ", ".join(
+        f"`book/data/{log['experiment']}.json` ({len(log['seeds'])} seeds, `{log['script']}`)"
+        for log in logs
+    )
+
+
+def render() -> str:
+    text_rows = [
+        [name, chapter_link(1), "", "counted", score, ""] for name, score in counted_rows()
+    ]
+    for log_name, model, chapter, name in TEXT_ROWS:
+        log = load_log(log_name)
+        training = training_steps(log["config"])
+        mean, spread = mean_and_range(seed_scores(log, model, "test_bits"))
+        size = f"{parameters(log, model):,}"
+        text_rows.append([name, chapter_link(chapter), size, training, mean, spread])
+    sentiment_rows = []
+    for log_name, model, chapter, name in SENTIMENT_ROWS:
+        log = load_log(log_name)
+        mean, spread = mean_and_range(seed_scores(log, model, "test_accuracy"))
+        epochs = f"{log['config'][model]['epochs']} epochs"
+        size = f"{parameters(log, model):,}"
+        sentiment_rows.append([name, chapter_link(chapter), size, epochs, mean, spread])
+    return f"""# Results · 结果总表
+
+Every model of the course that is scored on a shared test set, one row each, with the
+chapter that builds it. This page is generated: `python -m tools.results` writes it from
+the logs of the seeded experiments in `book/data/` and from the counted models it
+recomputes, and `tests/test_results.py` fails when it is out of date. A trained model is
+reported as the mean and the range (lowest to highest) over its seeds; a counted model has
+one exact value. The trained rows come from short runs that fit in minutes of one CPU core,
+fewer steps than the chapters' own single runs, so they compare models at the same small
+budget, not at their best.
+
+## Tiny Shakespeare: test bits per character
+
+The test text is the last 5 % of Tiny Shakespeare (55 770 characters), the same in every
+row (chapter 1's and chapter 2's split). The counted models score it in one pass; the
+recurrent models in 32 contiguous columns, each starting from a zero state; the MLP LM
+predicts every character after the first eight. Training is counted in steps × windows (×
+characters per window). Lower is better.
+
+{table(["model", "ch.", "parameters", "training", "bits/char", "range"], text_rows)}
+
+Trained rows from {seeds_note(["mlp_lm", "char_models"])}. Chapter 1 trains its MLP LM
+once for 8 000 steps, and chapter 2 its char-RNN for 2 500: longer runs than these, with
+lower scores.
+
+## rt-polarity: test accuracy
+
+The book's fixed split of the sentence polarity data (`coursekit.rt_polarity_split`: 8 528
+training, 1 066 dev and 1 068 test sentences); each model keeps the weights of its best
+dev epoch of those trained, and every epoch is a pass over the training sentences in
+minibatches of 64. With 1 068 test sentences one accuracy has a standard error of about
+0.013. Higher is better.
+
+{table(["model", "ch.", "parameters", "training", "accuracy", "range"], sentiment_rows)}
+
+Trained rows from {seeds_note(["sentiment"])}.
+"""
+
+
+def main() -> None:
+    PAGE.write_text(render())
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
