@@ -11,10 +11,10 @@
 # | 1 | `ngram_counts` — the table of n-gram counts of a sequence of ids, Eq. (1.3) | 2 |
 # | 2 | `add_k_smoothing` — counts to smoothed conditional probabilities, Eq. (1.4) | 2 |
 # | 3 | `perplexity_from_logits` — a model's perplexity on the tokens it predicted, Eq. (1.6) | 2 |
-# | 4 | `mlp_lm_forward` — the fixed-window neural language model, Eqs. (1.8)–(1.10) | 3 |
-# | 5 | `temperature_probs` — the softmax with a temperature, Eq. (1.15) | 1 |
-# | 6 | `sample_next` — draw the next token: greedy, tempered, top-k, Eqs. (1.15)–(1.16) | 2 |
-# | 7 | `cbow_forward` — the continuous bag of words classifier, Eqs. (1.11)–(1.12) | 3 |
+# | 4 | `mlp_lm_forward` — the fixed-window neural language model, Eqs. (1.9)–(1.11) | 3 |
+# | 5 | `temperature_probs` — the softmax with a temperature, Eq. (1.12) | 1 |
+# | 6 | `sample_next` — draw the next token: greedy, tempered, top-k, Eqs. (1.12)–(1.13) | 2 |
+# | 7 | `cbow_forward` — the continuous bag of words classifier, Eqs. (1.8) and (1.14) | 3 |
 #
 # **How it is graded.** Each function keeps the name and signature of its twin in coursekit
 # (`coursekit.ngram`, `coursekit.sampling`, `coursekit.mlp_lm`, `coursekit.embeddings`). The
@@ -34,8 +34,9 @@
 # (and part 6 should) call your earlier functions. Do not edit the other cells; they are
 # restored from the original when grading.
 #
-# Shapes: `V` vocabulary size, `L` tokens in a sequence, `n` the order of an n-gram model (or
-# the context size of the neural model), `B` batch, `T` time steps, `E` embedding dimension,
+# Shapes: `V` vocabulary size, `L` tokens in a sequence, `n` the order of an n-gram model
+# (the predicted token and the $n - 1$ before it), `K` the context size of the neural model
+# (the book's n-gram order $n = K + 1$), `B` batch, `T` time steps, `E` embedding dimension,
 # `H` hidden units, `C` classes. Token ids are `int64` tensors, masks `bool` tensors.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
@@ -252,19 +253,19 @@ check_function("perplexity_from_logits", perplexity_from_logits)
 # ## Part 4 · The neural language model of Bengio et al.
 #
 # An n-gram table cannot share what it learned about "the cat" with "a cat". The neural
-# language model (神经网络语言模型) of Bengio et al. (2003) looks the last $n$ tokens up in an
+# language model (神经网络语言模型) of Bengio et al. (2003) looks the last $K$ tokens up in an
 # embedding table $C$ (`(V, E)`, one row per token), concatenates them **in order**, oldest
 # first, and predicts the next token with one tanh hidden layer (row vectors, as in torch):
 #
-# $$ e = \big[\, C[x_{t-n+1}] \,;\, \dots \,;\, C[x_t] \,\big] \quad (nE,) \tag{1.8} $$
+# $$ e = \big[\, C[x_{t-K+1}] \,;\, \dots \,;\, C[x_t] \,\big] \quad (KE,) \tag{1.9} $$
 #
-# $$ h = \tanh\big(e\, W_h^\top + b_h\big) \quad (H,) \tag{1.9} $$
+# $$ h = \tanh\big(e\, W_h^\top + b_h\big) \quad (H,) \tag{1.10} $$
 #
 # $$ z = h\, W_{\mathrm{out}}^\top + b_{\mathrm{out}}, \qquad
-# p(x_{t+1} \mid x_{t-n+1}, \dots, x_t) = \mathrm{softmax}(z) \quad (V,) \tag{1.10} $$
+# p(x_{t+1} \mid x_{t-K+1}, \dots, x_t) = \mathrm{softmax}(z) \quad (V,) \tag{1.11} $$
 #
-# Write `mlp_lm_forward` for a batch: `context_ids (B, n)` (row `b` holds one context, oldest
-# token first), `embedding (V, E)`, `weight_h (H, n·E)`, `bias_h (H,)`, `weight_out (V, H)`,
+# Write `mlp_lm_forward` for a batch: `context_ids (B, K)` (row `b` holds one context, oldest
+# token first), `embedding (V, E)`, `weight_h (H, K·E)`, `bias_h (H,)`, `weight_out (V, H)`,
 # `bias_out (V,)` → the logits `(B, V)` (not the probabilities). Either bias may be `None`
 # (no bias). The entries `E·j … E·j + E - 1` of $e$ are the embedding of the context's token
 # `j` (counting from 0).
@@ -272,16 +273,16 @@ check_function("perplexity_from_logits", perplexity_from_logits)
 
 # %% nbgrader={"grade": false, "grade_id": "mlp_lm_forward", "locked": false, "schema_version": 3, "solution": true}
 def mlp_lm_forward(context_ids, embedding, weight_h, bias_h, weight_out, bias_out):
-    """context_ids (B, n) long, embedding (V, E), weight_h (H, nE), bias_h (H,) or None,
+    """context_ids (B, K) long, embedding (V, E), weight_h (H, KE), bias_h (H,) or None,
     weight_out (V, H), bias_out (V,) or None -> logits (B, V)."""
     ### BEGIN SOLUTION
     batch = context_ids.shape[0]
-    e = embedding[context_ids].reshape(batch, -1)  # (B, n, E) -> (B, nE), Eq. (1.8)
+    e = embedding[context_ids].reshape(batch, -1)  # (B, K, E) -> (B, KE), Eq. (1.9)
     pre = e @ weight_h.T  # (B, H)
     if bias_h is not None:
         pre = pre + bias_h
-    h = torch.tanh(pre)  # Eq. (1.9)
-    logits = h @ weight_out.T  # (B, V), Eq. (1.10)
+    h = torch.tanh(pre)  # Eq. (1.10)
+    logits = h @ weight_out.T  # (B, V), Eq. (1.11)
     if bias_out is not None:
         logits = logits + bias_out
     return logits
@@ -346,7 +347,7 @@ check_function("mlp_lm_forward", mlp_lm_forward)
 # To generate text, a model's logits $z$ become a distribution to draw from. A temperature
 # (温度) $\tau > 0$ reshapes it:
 #
-# $$ p_\tau(v) = \frac{\exp(z_v / \tau)}{\sum_u \exp(z_u / \tau)}. \tag{1.15} $$
+# $$ p_\tau(v) = \frac{\exp(z_v / \tau)}{\sum_u \exp(z_u / \tau)}. \tag{1.12} $$
 #
 # $\tau = 1$ is the model's own distribution, $\tau < 1$ sharpens it (towards always taking
 # the most likely token) and $\tau > 1$ flattens it (towards uniform). Write
@@ -409,10 +410,10 @@ check_function("temperature_probs", temperature_probs)
 # an id. Write `sample_next(logits, temperature=1.0, top_k=None, generator=None)`:
 #
 # - `temperature == 0` is **greedy** decoding (贪心): the id of the largest logit, no
-#   randomness (the limit of Eq. (1.15) as $\tau \to 0$);
-# - otherwise draw an id from $p_\tau$ of Eq. (1.15) (your `temperature_probs`);
+#   randomness (the limit of Eq. (1.12) as $\tau \to 0$);
+# - otherwise draw an id from $p_\tau$ of Eq. (1.12) (your `temperature_probs`);
 # - with `top_k = k`, first keep only the $k$ largest logits of each row and set the others to
-#   $-\infty$, so that they get probability 0 (top-k sampling, Eq. (1.16)); a `top_k` of $V$ or
+#   $-\infty$, so that they get probability 0 (top-k sampling, Eq. (1.13)); a `top_k` of $V$ or
 #   more keeps every token.
 #
 # Logits `(V,)` give a 0-dim id, logits `(B, V)` one id per row, `(B,)`, as an `int64`
@@ -434,7 +435,7 @@ def sample_next(logits, temperature=1.0, top_k=None, generator=None):
         return logits.argmax(dim=-1)  # greedy
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1): the k-th largest
-        logits = logits.masked_fill(logits < kth, -math.inf)  # Eq. (1.16)
+        logits = logits.masked_fill(logits < kth, -math.inf)  # Eq. (1.13)
     probs = temperature_probs(logits, temperature)  # (..., V)
     rows = probs.reshape(-1, probs.shape[-1])  # (B, V)
     ids = torch.multinomial(rows, 1, generator=generator).squeeze(-1)  # (B,)
@@ -499,11 +500,11 @@ check_function("sample_next", sample_next)
 #
 # Looking a token up in an embedding matrix $E$ (the argument `embedding`, one row per token)
 # is the same as multiplying its one-hot (独热) vector by it,
-# $\mathrm{onehot}(x)\, E = E[x]$ (Eq. 1.11), only $V$ times cheaper. The continuous bag of
+# $\mathrm{onehot}(x)\, E = E[x]$ (Eq. 1.8), only $V$ times cheaper. The continuous bag of
 # words (连续词袋, CBOW) classifier represents a sentence $x_1, \dots, x_L$ by the average of
 # its words' embeddings and scores the classes linearly:
 #
-# $$ s = \frac{1}{L} \sum_{t=1}^{L} E[x_t], \qquad z = s\, W^\top + b . \tag{1.12} $$
+# $$ s = \frac{1}{L} \sum_{t=1}^{L} E[x_t], \qquad z = s\, W^\top + b . \tag{1.14} $$
 #
 # Sentences have different lengths, so a batch is padded: `token_ids (B, L)` with a boolean
 # `mask (B, L)`, True on the real tokens. Padded places must not count, neither in the sum nor

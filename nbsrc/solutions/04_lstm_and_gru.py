@@ -7,9 +7,9 @@
 # | part | function | points |
 # |---|---|---|
 # | 1 | `lstm_cell_step` — one step of an LSTM cell, Eq. (4.1)–(4.6) | 3 |
-# | 2 | `gru_cell_step` — one step of a GRU cell, Eq. (4.10)–(4.13) | 3 |
+# | 2 | `gru_cell_step` — one step of a GRU cell, Eq. (4.7)–(4.10) | 3 |
 # | 3 | `lstm_forward` — the LSTM cell unrolled over a whole sequence | 2 |
-# | 4 | `peephole_lstm_step` — one step of a peephole LSTM, Eq. (4.7)–(4.9) | 2 |
+# | 4 | `peephole_lstm_step` — one step of a peephole LSTM, Eq. (4.11)–(4.13) | 2 |
 #
 # **How it is graded.** Each function keeps the name and signature of its twin in
 # `coursekit.lstm` or `coursekit.gru`. The visible tests below each part check shapes and a

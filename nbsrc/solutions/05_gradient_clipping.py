@@ -6,8 +6,8 @@
 #
 # | part | function | points |
 # |---|---|---|
-# | 1 | `clip_coefficient` — the factor every gradient is multiplied by, Eq. (5.2) | 1 |
-# | 2 | `clip_grads_by_norm` — clip a list of gradients to a total norm, Eqs. (5.1)–(5.3) | 3 |
+# | 1 | `clip_coefficient` — the factor every gradient is multiplied by, Eq. (5.3) | 1 |
+# | 2 | `clip_grads_by_norm` — clip a list of gradients to a total norm, Eqs. (5.2)–(5.4) | 3 |
 #
 # **How it is graded.** Each function keeps the name and signature of its twin in
 # `coursekit.clipping`, which gives exactly the numbers `torch.nn.utils.clip_grad_norm_` gives.
@@ -37,7 +37,7 @@ torch.set_default_dtype(torch.float64)
 # Given the total norm $\lVert g \rVert$ of all the gradients and the threshold `max_norm`,
 # norm clipping multiplies every gradient by
 #
-# $$ c = \min\left(1,\ \frac{\mathtt{max\_norm}}{\lVert g \rVert + 10^{-6}}\right). \tag{5.2} $$
+# $$ c = \min\left(1,\ \frac{\mathtt{max\_norm}}{\lVert g \rVert + 10^{-6}}\right). \tag{5.3} $$
 #
 # The cap at 1 means clipping only ever *shrinks* a gradient: below the threshold nothing
 # changes. The $10^{-6}$ is torch's: it keeps a zero gradient from dividing by zero, and we
@@ -88,11 +88,11 @@ check_function("clip_coefficient", clip_coefficient)
 # norms,
 #
 # $$ \lVert g \rVert_p = \big\lVert (\lVert g_1 \rVert_p, \dots, \lVert g_P \rVert_p) \big\rVert_p
-# \quad (p = \infty:\ \text{the largest } |\text{entry}|), \tag{5.1} $$
+# \quad (p = \infty:\ \text{the largest } |\text{entry}|), \tag{5.2} $$
 #
-# and every tensor is multiplied by the same coefficient $c$ of Eq. (5.2),
+# and every tensor is multiplied by the same coefficient $c$ of Eq. (5.3),
 #
-# $$ g_i \leftarrow c\, g_i , \tag{5.3} $$
+# $$ g_i \leftarrow c\, g_i , \tag{5.4} $$
 #
 # so the update keeps its direction and its total norm becomes at most `max_norm`.
 # `torch.linalg.vector_norm(t, p)` takes the $p$-norm of all entries of a tensor `t`, for
@@ -100,7 +100,7 @@ check_function("clip_coefficient", clip_coefficient)
 #
 # Return `(clipped, total_norm)`: `clipped` a list of new tensors, the shapes of `grads`
 # (do **not** change the tensors you are given), and `total_norm` the norm *before* clipping,
-# Eq. (5.1), as a 0-dim tensor. Non-finite gradients need no special case: the formulas give
+# Eq. (5.2), as a 0-dim tensor. Non-finite gradients need no special case: the formulas give
 # torch's answer (a `nan` norm makes every entry `nan`; an infinite one gives $c = 0$).
 # (Hidden-test messages number the outputs in order: 0 to $P-1$ the clipped tensors, $P$ the
 # total norm.)
