@@ -34,15 +34,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
-from coursekit.lstm import (
-    _check_cell_input,
-    _multiply_by,
-    _register_cell_parameters,
-    _sigmoid_grad,
-    _tanh_grad,
-)
+from coursekit._fused import GRULayer
+from coursekit.lstm import _check_cell_input, _register_cell_parameters
 from coursekit.rnn import _check_positive, _init_uniform, _StackedRecurrent
 
 __all__ = ["GRU", "GRUCell", "gru_cell_step", "gru_forward", "gru_forward_fast"]
@@ -84,75 +78,7 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# The fast path: coursekit.lstm's recipe (hoisted input projection, one autograd node, local
-# derivatives for all t at once, weight gradients as one product each) applied to Eq. (4.7)-(4.10).
-
-
-class _GRULayer(torch.autograd.Function):
-    """One GRU layer over a whole sequence as one autograd node; outputs output, h_n."""
-
-    @staticmethod
-    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
-        T, B, I = x.shape  # noqa: E741 (the glossary's names)
-        H = weight_hh.shape[1]
-        # The input terms of Eq. (4.7)-(4.9) for all t at once: (T, B, 3H), blocks r, z, n.
-        x_terms = _multiply_by(weight_ih.t(), T * B)(x.reshape(T * B, I), bias_ih)
-        x_terms = x_terms.view(T, B, 3 * H)
-        recurrent = _multiply_by(weight_hh.t(), B)  # h (B, H) -> (B, 3H)
-        gates = x.new_empty(T, B, 3 * H)  # r, z, n after their nonlinearities
-        h_n_terms = x.new_empty(T, B, H)  # h_{t-1} W_hn^T + b_hn, the reset product's factor
-        output = x.new_empty(T, B, H)
-        h = h0
-        for t in range(T):
-            h_terms = recurrent(h, bias_hh)  # (B, 3H)
-            a = gates[t]  # (B, 3H)
-            torch.add(x_terms[t, :, : 2 * H], h_terms[:, : 2 * H], out=a[:, : 2 * H]).sigmoid_()
-            r, z, n = a.chunk(3, dim=1)  # Eq. (4.7), (4.8); n is filled next
-            h_n_terms[t] = h_terms[:, 2 * H :]
-            torch.addcmul(x_terms[t, :, 2 * H :], r, h_n_terms[t], out=n).tanh_()  # Eq. (4.9)
-            h = torch.lerp(n, h, z, out=output[t])  # n + z ⊙ (h - n), Eq. (4.10)
-        ctx.save_for_backward(x, h0, weight_ih, weight_hh, gates, h_n_terms, output)
-        ctx.has_bias = (bias_ih is not None, bias_hh is not None)
-        return output, output[-1].clone()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, d_output, d_h_n):
-        x, h0, weight_ih, weight_hh, gates, h_n_terms, output = ctx.saved_tensors
-        T, B, I = x.shape  # noqa: E741 (the glossary's names)
-        H = weight_hh.shape[1]
-        r, z, n = gates.chunk(3, dim=2)  # (T, B, H) each
-        h_prev = torch.cat([h0.unsqueeze(0), output[:-1]])  # h_{t-1} for every t (T, B, H)
-        # Every pre-activation gradient is dh_t ⊙ (a local factor); the factors for all t at once:
-        # dz-pre = dh (h_{t-1} - n) z (1 - z); dn-pre = dh (1 - z)(1 - n^2);
-        # dr-pre = dn-pre (h W_hn^T + b_hn) r (1 - r); d(h W_hn^T + b_hn) = dn-pre r.
-        # The loop multiplies them by dh_t in place, which leaves the gradients there.
-        d_x_terms = x.new_empty(T, B, 3, H)  # -> dL/d(x W_ih^T + b_ih), blocks r, z, n
-        _tanh_grad(1 - z, n, grad_input=d_x_terms[:, :, 2])
-        _sigmoid_grad(d_x_terms[:, :, 2] * h_n_terms, r, grad_input=d_x_terms[:, :, 0])
-        _sigmoid_grad(h_prev - n, z, grad_input=d_x_terms[:, :, 1])
-        d_h_terms = d_x_terms.clone()  # -> dL/d(h W_hh^T + b_hh): the same but for n's block
-        d_h_terms[:, :, 2] *= r
-        recurrent_back = _multiply_by(weight_hh, B)  # (B, 3H) -> (B, H)
-        dh = d_h_n
-        for t in reversed(range(T)):
-            dh = d_output[t] + dh  # all of dL/dh_t
-            d_x_terms[t].mul_(dh.unsqueeze(1))
-            d_h_terms[t].mul_(dh.unsqueeze(1))
-            # dL/dh_{t-1}: through the gates, and directly through z ⊙ h_{t-1} in Eq. (4.10)
-            dh = torch.addcmul(recurrent_back(d_h_terms[t].view(B, 3 * H)), dh, z[t])
-
-        d_x_all = d_x_terms.view(T * B, 3 * H)
-        d_h_all = d_h_terms.view(T * B, 3 * H)
-        d_x = None
-        if ctx.needs_input_grad[0]:
-            d_x = _multiply_by(weight_ih, T * B)(d_x_all).view(T, B, I)
-        d_weight_ih = _multiply_by(x.reshape(T * B, I), 3 * H)(d_x_all.t())  # (3H, I)
-        d_weight_hh = _multiply_by(h_prev.view(T * B, H), 3 * H)(d_h_all.t())  # (3H, H)
-        has_bias_ih, has_bias_hh = ctx.has_bias
-        d_bias_ih = d_x_all.sum(0) if has_bias_ih else None
-        d_bias_hh = d_h_all.sum(0) if has_bias_hh else None
-        return d_x, dh, d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh
+# The fast path: coursekit._fused.GRULayer, the LSTM's recipe applied to Eq. (4.7)-(4.10).
 
 
 def gru_forward_fast(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
@@ -169,7 +95,7 @@ def gru_forward_fast(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
         )
     if tuple(h0.shape) != (x.shape[1], H):
         raise ValueError(f"h0 must be (B, H) = {(x.shape[1], H)}; got {tuple(h0.shape)}")
-    return _GRULayer.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+    return GRULayer.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
 
 
 # ---------------------------------------------------------------------------------------------

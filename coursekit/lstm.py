@@ -43,8 +43,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
+from coursekit._fused import LSTMLayer
 from coursekit.rnn import _check_positive, _init_uniform, _StackedRecurrent
 
 __all__ = [
@@ -122,178 +122,6 @@ def peephole_lstm_step(x, state, weight_ih, weight_hh, weight_peephole, bias=Non
     return h, c
 
 
-# ---------------------------------------------------------------------------------------------
-# The fast path: the same numbers, with the work a Python loop need not do taken out of it.
-#
-# Four things make it fast (benchmarks/lstm.py measures them against torch.nn.LSTM):
-# 1. The input terms x_t W_ih^T + b of Eq. (4.1)-(4.4) do not depend on h: one (T*B, I) product
-#    for all t before the loop; inside it only h_{t-1} W_hh^T, one product for the four gates.
-# 2. One autograd node for the whole layer (torch.autograd.Function) with a hand-written
-#    backward. Autograd through the loop would record ~10 nodes per step, and x[t] indexing
-#    alone allocates a full-size (T, B, I) gradient per step in backward.
-# 3. The backward loop only carries the recurrence: the local derivatives (sigma' = s(1 - s),
-#    tanh' = 1 - tanh^2) are computed for all t at once before it, and the weight gradients
-#    dW = sum_t dz_t^T v_t are one (4H, T*B) x (T*B, ·) product each after it.
-# 4. Large float32 products on the CPU go through oneDNN, as torch's own LSTM does
-#    (:func:`_multiply_by`). Buffers are preallocated and written in place (out=, mul_).
-
-
-# oneDNN's call costs ~10 us more than torch.mm's; it pays off from about 2^20 multiply-adds.
-_ONEDNN_MIN_MACS = 2**20
-# torch's own (private) oneDNN ops, present in its CPU builds; without them: torch.mm.
-_HAVE_ONEDNN_LINEAR = hasattr(torch.ops.mkldnn, "_linear_pointwise") and hasattr(
-    torch.ops.mkldnn, "_reorder_linear_weight"
-)
-
-
-def _use_onednn(matrix, rows) -> bool:
-    return (
-        matrix.device.type == "cpu"
-        and matrix.dtype == torch.float32
-        and _HAVE_ONEDNN_LINEAR
-        and torch.backends.mkldnn.is_available()
-        and torch.backends.mkldnn.enabled
-        and rows * matrix.numel() >= _ONEDNN_MIN_MACS
-    )
-
-
-def _multiply_by(matrix, rows):
-    """Return ``product(a, bias=None) = a @ matrix (+ bias)`` for inputs ``a`` of ``rows`` rows.
-
-    On CPU in float32, for products large enough, the right factor is packed once for oneDNN's
-    inner product, the library ``torch.nn.LSTM`` itself uses on CPU: on the AMD CPU measured it
-    runs the loop's (32, 256) x (256, 1024) product twice as fast as ``torch.mm`` (BLAS).
-    Elsewhere (float64, CUDA, small products) it is ``torch.mm``/``torch.addmm``; the two agree
-    to float32 rounding.
-    """
-    if _use_onednn(matrix, rows):
-        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)  # an (out, in) weight
-        linear = torch.ops.mkldnn._linear_pointwise.default
-
-        def product(a, bias=None):
-            return linear(a, packed, bias, "none", [], "")
-
-        return product
-
-    def product(a, bias=None):
-        return torch.mm(a, matrix) if bias is None else torch.addmm(bias, a, matrix)
-
-    return product
-
-
-# Fused kernels for the derivatives of sigma and tanh, given their outputs s and y:
-# _sigmoid_grad(grad, s) = grad ⊙ s (1 - s),  _tanh_grad(grad, y) = grad ⊙ (1 - y^2).
-_sigmoid_grad = torch.ops.aten.sigmoid_backward
-_tanh_grad = torch.ops.aten.tanh_backward
-
-
-def _sum_biases(*biases):
-    present = [b for b in biases if b is not None]
-    return None if not present else sum(present[1:], present[0])
-
-
-class _LSTMLayer(torch.autograd.Function):
-    """One LSTM layer over a whole sequence, as one autograd node: Eq. (4.1)-(4.6) forward, BPTT
-    by hand backward. Inputs as :func:`lstm_forward_fast`'s; outputs output, h_n, c_n."""
-
-    @staticmethod
-    def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr):
-        T, B, I = x.shape  # noqa: E741 (the glossary's names)
-        H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
-        bias = _sum_biases(bias_ih, bias_hh)
-        # The input terms of Eq. (4.1)-(4.4) for every t at once; the loop adds h_{t-1} W_hh^T
-        # in place and then applies the nonlinearities in place: gates holds (i, f, g, o).
-        gates = _multiply_by(weight_ih.t(), T * B)(x.reshape(T * B, I), bias).view(T, B, 4 * H)
-        recurrent = _multiply_by(weight_hh.t(), B)  # h (B, P) -> (B, 4H)
-        project = None if weight_hr is None else _multiply_by(weight_hr.t(), B)  # (B, H) -> (B, P)
-        output = x.new_empty(T, B, P)
-        cells = x.new_empty(T + 1, B, H)  # c_0, c_1, ..., c_T
-        cells[0] = c0
-        tanh_cells = x.new_empty(T, B, H)
-        hidden = output if project is None else x.new_empty(T, B, H)  # o ⊙ tanh(c) (B, H)
-        h = h0
-        for t in range(T):
-            z = gates[t]  # (B, 4H)
-            z += recurrent(h)
-            z[:, : 2 * H].sigmoid_()  # i, f: Eq. (4.1), (4.2)
-            z[:, 2 * H : 3 * H].tanh_()  # g: Eq. (4.3)
-            z[:, 3 * H :].sigmoid_()  # o: Eq. (4.4)
-            i, f, g, o = z.chunk(4, dim=1)  # (B, H) each
-            c = torch.mul(f, cells[t], out=cells[t + 1]).addcmul_(i, g)  # Eq. (4.5)
-            h = torch.mul(o, torch.tanh(c, out=tanh_cells[t]), out=hidden[t])  # Eq. (4.6)
-            if project is not None:
-                h = project(h)  # (B, P)
-                output[t] = h
-        ctx.save_for_backward(
-            x, h0, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden, output
-        )
-        ctx.has_bias = (bias_ih is not None, bias_hh is not None)
-        return output, output[-1].clone(), cells[-1].clone()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, d_output, d_h_n, d_c_n):
-        x, h0, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden, output = (
-            ctx.saved_tensors
-        )
-        T, B, I = x.shape  # noqa: E741 (the glossary's names)
-        H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
-        i, f, g, o = gates.chunk(4, dim=2)  # (T, B, H) each
-        # Local derivatives, for all t at once. With m_t = o_t ⊙ tanh(c_t) and dm its gradient,
-        # dc_t += dm ⊙ o (1 - tanh^2 c_t), and the pre-activation gradients dz_t are
-        # dz_i = dc ⊙ g i (1 - i), dz_f = dc ⊙ c_{t-1} f (1 - f), dz_g = dc ⊙ i (1 - g^2),
-        # dz_o = dm ⊙ tanh(c_t) o (1 - o). d_gates holds the factors after dc and dm; the loop
-        # multiplies them by dc_t and dm_t in place, which leaves dL/dz_t there.
-        d_gates = x.new_empty(T, B, 4, H)
-        _sigmoid_grad(g, i, grad_input=d_gates[:, :, 0])
-        _sigmoid_grad(cells[:-1], f, grad_input=d_gates[:, :, 1])
-        _tanh_grad(i, g, grad_input=d_gates[:, :, 2])
-        _sigmoid_grad(tanh_cells, o, grad_input=d_gates[:, :, 3])
-        dc_per_dm = _tanh_grad(o, tanh_cells)  # (T, B, H)
-        recurrent_back = _multiply_by(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P)
-        project_back = None if weight_hr is None else _multiply_by(weight_hr, B)  # (B,P)->(B,H)
-        d_h_totals = None if weight_hr is None else torch.empty_like(output)  # (T, B, P)
-        dh, dc = d_h_n, d_c_n
-        for t in reversed(range(T)):
-            dh = d_output[t] + dh  # all of dL/dh_t: from above, and from step t+1
-            if project_back is None:
-                dm = dh
-            else:
-                d_h_totals[t] = dh
-                dm = project_back(dh)  # (B, H)
-            dc = torch.addcmul(dc, dm, dc_per_dm[t])  # all of dL/dc_t
-            dz = d_gates[t]  # (B, 4, H)
-            dz[:, :3].mul_(dc.unsqueeze(1))  # dz_i, dz_f, dz_g
-            dz[:, 3].mul_(dm)  # dz_o
-            dc = dc * f[t]  # dL/dc_{t-1} through Eq. (4.5)
-            dh = recurrent_back(dz.view(B, 4 * H))  # dL/dh_{t-1} through Eq. (4.1)-(4.4)
-
-        # dW = sum_t dz_t^T v_t for v = x and v = h_{t-1}: one product each, over all T*B rows.
-        dz_all = d_gates.view(T * B, 4 * H)
-        dz_all_t = dz_all.t().contiguous()  # (4H, T*B), one copy for both products
-        h_prev = torch.cat([h0.unsqueeze(0), output[:-1]]).view(T * B, P)  # h_{t-1} for every t
-        d_x = d_weight_hr = None
-        if ctx.needs_input_grad[0]:
-            d_x = _multiply_by(weight_ih, T * B)(dz_all).view(T, B, I)
-        d_weight_ih = _multiply_by(x.reshape(T * B, I), 4 * H)(dz_all_t)  # (4H, I)
-        d_weight_hh = _multiply_by(h_prev, 4 * H)(dz_all_t)  # (4H, P)
-        d_bias = dz_all_t.sum(1)  # (4H,)
-        if weight_hr is not None:
-            d_h_totals_t = d_h_totals.view(T * B, P).t().contiguous()  # (P, T*B)
-            d_weight_hr = _multiply_by(hidden.view(T * B, H), P)(d_h_totals_t)  # (P, H)
-        has_bias_ih, has_bias_hh = ctx.has_bias
-        return (
-            d_x,
-            dh,
-            dc,
-            d_weight_ih,
-            d_weight_hh,
-            d_bias if has_bias_ih else None,
-            d_bias if has_bias_hh else None,
-            d_weight_hr,
-        )
-
-
 def lstm_forward_fast(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
     """:func:`lstm_forward`'s arguments and results, computed by one custom autograd node.
 
@@ -314,9 +142,7 @@ def lstm_forward_fast(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None
             f"state must be (h0 (B, P), c0 (B, H)) = ({(B, P)}, {(B, H)}); "
             f"got ({tuple(h0.shape)}, {tuple(c0.shape)})"
         )
-    output, h_n, c_n = _LSTMLayer.apply(
-        x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
-    )
+    output, h_n, c_n = LSTMLayer.apply(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)
     return output, (h_n, c_n)
 
 

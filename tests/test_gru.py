@@ -13,8 +13,8 @@ import math
 import pytest
 import torch
 
+import coursekit._fused
 import coursekit.gru
-import coursekit.lstm
 from coursekit import GRU, GRUCell, gru_cell_step, gru_forward, gru_forward_fast
 from tests.torch_compare import assert_all_close
 
@@ -330,7 +330,7 @@ def test_gru_forward_fast_equals_reference_loop(bias, steps, batch):
 def products(request, monkeypatch):
     """Run float32 CPU products through oneDNN at any size, or never (the two branches)."""
     threshold = 0 if request.param == "onednn" else math.inf
-    monkeypatch.setattr(coursekit.lstm, "_ONEDNN_MIN_MACS", threshold)
+    monkeypatch.setattr(coursekit._fused, "_ONEDNN_MIN_MACS", threshold)
     return request.param
 
 

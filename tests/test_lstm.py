@@ -13,6 +13,7 @@ import math
 import pytest
 import torch
 
+import coursekit._fused
 import coursekit.lstm
 from coursekit import (
     LSTM,
@@ -407,7 +408,7 @@ ONEDNN = pytest.mark.skipif(
 def products(request, monkeypatch):
     """Run float32 CPU products through oneDNN at any size, or never (the two branches)."""
     threshold = 0 if request.param == "onednn" else math.inf
-    monkeypatch.setattr(coursekit.lstm, "_ONEDNN_MIN_MACS", threshold)
+    monkeypatch.setattr(coursekit._fused, "_ONEDNN_MIN_MACS", threshold)
     return request.param
 
 
