@@ -35,7 +35,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from coursekit.grading.checks import graded_cells, judge_notebook, read_notebook
+from coursekit.grading.checks import judge_notebook
+from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.outcomes import Status, bounded, csv_safe, safe_student_id
 from coursekit.grading.release import ensure_tools_on_path, run_nbgrader
 from coursekit.grading.sandbox import SandboxUnavailable, sandbox_problem

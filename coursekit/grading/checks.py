@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import ast
 import inspect
-import os
 import re
 import secrets
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,15 @@ import numpy as np
 import torch
 
 from coursekit.grading.evaluate import evaluate, is_leaf
+from coursekit.grading.notebook import (
+    answer_cells,
+    graded_cells,
+    is_answer,
+    is_hidden_test,
+    is_visible_test,
+    nbgrader_metadata,
+    read_notebook,
+)
 from coursekit.grading.outcomes import Problem, Status, bounded
 from coursekit.grading.sandbox import Call, run_sandbox
 from coursekit.grading.specs import Case, FunctionSpec, spec_for
@@ -46,8 +53,6 @@ __all__ = [
     "find_forbidden",
     "judge_notebook",
 ]
-
-HIDDEN_CHECK = re.compile(r"check_function\(\s*[\"'](\w+)[\"']")
 
 
 class ReferenceUsed(AssertionError):
@@ -373,53 +378,14 @@ class NotebookVerdict:
         return {n: p.rule for n, p in self.problems.items() if p.kind == "flagged"}
 
 
-def nbgrader_metadata(cell) -> dict:
-    """A cell's nbgrader metadata, or {} when it is absent or not what nbgrader writes."""
-    if not isinstance(cell, dict):
-        return {}
-    metadata = cell.get("metadata")
-    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    if not isinstance(meta, dict):
-        return {}
-    if "grade_id" in meta and not isinstance(meta["grade_id"], str):
-        return {}
-    return meta
-
-
-def graded_cells(source: nbformat.NotebookNode) -> list[tuple[str, float, list[str]]]:
-    """(grade_id, points, function names) for each hidden-test cell of a source notebook."""
-    cells = []
-    for cell in source.cells:
-        meta = nbgrader_metadata(cell)
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            names = HIDDEN_CHECK.findall(cell.source)
-            if names:
-                cells.append((meta["grade_id"], float(meta.get("points", 0)), names))
-    return cells
-
-
-def answer_cells(submission: nbformat.NotebookNode) -> dict[str, str]:
-    """The submission's answer cells by grade id; anything malformed is simply not an answer."""
-    answers = {}
-    for cell in submission.cells:
-        meta = nbgrader_metadata(cell)
-        source = cell.get("source", "") if isinstance(cell, dict) else ""
-        if isinstance(source, list) and all(isinstance(line, str) for line in source):
-            source = "".join(source)
-        if meta.get("solution") and cell.get("cell_type") == "code" and "grade_id" in meta:
-            if isinstance(source, str):
-                answers.setdefault(meta["grade_id"], source)
-    return answers
-
-
 def build_program(
     source: nbformat.NotebookNode, submission: nbformat.NotebookNode
 ) -> tuple[list[str], dict[str, str], list[str]]:
     """The cells to run: the source's code cells with each answer cell taken from the submission.
 
-    Test cells, hidden and visible (grade ids ending in ``_visible``), are left out: the
-    verdict comes from here, not from them. Locked cells come
-    from the source, so editing or deleting them changes nothing. Returns the cells, the
+    Test cells, hidden and visible (:mod:`coursekit.grading.notebook`), are left out: the
+    verdict comes from here, not from them. Locked cells come from the source, so editing or
+    deleting them changes nothing. Returns the cells, the
     answer cells by grade id, and notes for the feedback.
     """
     answers = answer_cells(submission)
@@ -427,14 +393,13 @@ def build_program(
     for cell in source.cells:
         if cell.cell_type != "code":
             continue
-        meta = nbgrader_metadata(cell)
-        if meta.get("solution"):
-            grade_id = meta["grade_id"]
+        if is_answer(cell):
+            grade_id = nbgrader_metadata(cell)["grade_id"]
             if grade_id not in answers:
                 notes.append(f"answer cell {grade_id!r} is missing from the submission")
             used[grade_id] = answers.get(grade_id, "")
             cells.append(used[grade_id])
-        elif not meta.get("grade") and not meta.get("grade_id", "").endswith("_visible"):
+        elif not is_hidden_test(cell) and not is_visible_test(cell):
             cells.append(cell.source)
     return cells, used, notes
 
@@ -476,36 +441,6 @@ def _sources_reached(name: str, answers: dict[str, str]) -> str:
         todo += [n for n in used - seen if n in definers]
         seen |= used
     return "\n".join(sources)
-
-
-MAX_NOTEBOOK_BYTES = 20 << 20
-
-
-def read_notebook(path: str | Path) -> nbformat.NotebookNode:
-    """Read a notebook, raising ``ValueError`` with a plain reason when it is not one."""
-    path = Path(path)
-    try:
-        # never through a link, never a FIFO or device, never more than the cap
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ValueError(f"{path.name} is not a regular file")
-            data = f.read(MAX_NOTEBOOK_BYTES + 1)
-        if len(data) > MAX_NOTEBOOK_BYTES:
-            raise ValueError(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path.name}: {bounded(exc, 200)}") from None
-    if not text.strip():
-        raise ValueError(f"{path.name} is empty")
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises several types for bad JSON and bad schema
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{path.name} is not a valid notebook: {bounded(first, 200)}") from None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise ValueError(f"{path.name} is not a valid notebook: it has no list of cells")
-    return nb
 
 
 def judge_notebook(

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from pathlib import Path
 
-from coursekit.grading.checks import answer_cells, nbgrader_metadata, read_notebook
+from coursekit.grading.notebook import (
+    answer_cells,
+    is_answer,
+    is_hidden_test,
+    nbgrader_metadata,
+    read_notebook,
+    without_hidden_tests,
+)
 
 __all__ = ["write_feedback"]
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 STYLE = """
 body { font-family: sans-serif; max-width: 60rem; margin: 2rem auto; line-height: 1.45; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .3rem .6rem; }
@@ -37,11 +42,10 @@ def _cells_shown(source_path: Path, submission_path: str | None) -> list[tuple[s
             pass  # an unreadable notebook: the reason is in the results
     shown = []
     for cell in source.cells:
-        meta = nbgrader_metadata(cell)
-        if meta.get("solution"):
-            shown.append(("answer", answers.get(meta["grade_id"], "(missing)")))
-        elif meta.get("grade"):
-            shown.append(("tests", HIDDEN.sub("", cell.source).strip()))
+        if is_answer(cell):
+            shown.append(("answer", answers.get(nbgrader_metadata(cell)["grade_id"], "(missing)")))
+        elif is_hidden_test(cell):
+            shown.append(("tests", without_hidden_tests(cell).strip()))
         else:
             shown.append((cell.cell_type, cell.source))
     return shown

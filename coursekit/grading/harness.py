@@ -11,29 +11,16 @@ run of the test suite; ``tests/grading/test_roundtrip.py`` also sends variants t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import nbformat
 import torch
 
-from coursekit.grading.checks import build_program, check_function, graded_cells, read_notebook
+from coursekit.grading.checks import build_program, check_function
+from coursekit.grading.notebook import correct_answers, graded_cells, read_notebook, with_answers
 
-__all__ = ["SOLUTION_MARKERS", "correct_answers", "failures", "run_program", "surviving_variants"]
-
-SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
-
-
-def correct_answers(source_path: str | Path) -> dict[str, str]:
-    """The source's answer cells by grade id, markers removed: what a perfect student writes."""
-    source = read_notebook(source_path)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: SOLUTION_MARKERS.sub("", c.source)
-        for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
+__all__ = ["correct_answers", "failures", "run_program", "surviving_variants"]
 
 
 @contextmanager
@@ -51,12 +38,7 @@ def _torch_settings_restored() -> Iterator[None]:
 def run_program(source_path: str | Path, **replaced: str) -> dict:
     """Execute the program the grader would build, in this process; returns its namespace."""
     source = read_notebook(source_path)
-    answers = {**correct_answers(source_path), **replaced}
-    submission = nbformat.from_dict(source)  # a copy with the chosen answers
-    for cell in submission.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = answers[grade_id]
+    submission = with_answers(source, {**correct_answers(source_path), **replaced})
     cells, _, _ = build_program(source, submission)
     namespace: dict = {"__name__": "__main__"}
     for index, cell in enumerate(cells):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit.grading import harness
+from coursekit.grading import notebook
 from coursekit.grading.release import run_nbgrader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,17 +20,12 @@ def source_notebook(name: str) -> Path:
 
 def correct_answers(name: str) -> dict[str, str]:
     """The source's answer cells, markers removed: what a perfect student writes."""
-    return harness.correct_answers(source_notebook(name))
+    return notebook.correct_answers(source_notebook(name))
 
 
 def filled(release: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
     """The released notebook with the given answer cells filled in."""
-    nb = nbformat.read(release, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    return nb
+    return notebook.with_answers(nbformat.read(release, as_version=4), answers)
 
 
 def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:

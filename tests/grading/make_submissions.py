@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from coursekit.grading.notebook import is_answer, is_hidden_test, is_visible_test, nbgrader_metadata
 from tests.grading.course import ROOT, correct_answers, filled
 from tests.grading.variants.recurrent_networks import CHEATS, WRONG_VARIANTS
 
@@ -422,20 +423,16 @@ attack(
 
 def _with_setup_extra(nb: nbformat.NotebookNode, code: str) -> None:
     """Append code to the first answer cell (students write anything in their cells)."""
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    cell = next(c for c in nb.cells if is_answer(c))
     cell.source = code + "\n" + cell.source
 
 
 def _edited_locked_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Edit the setup cell, and delete every visible-test and hidden-test cell."""
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup":
+        if nbgrader_metadata(cell).get("grade_id") == "setup":
             cell.source = "import torch\ntorch.set_default_dtype(torch.float16)\ntorch = None\n"
-    nb.cells = [
-        c
-        for c in nb.cells
-        if not c.metadata.get("nbgrader", {}).get("grade_id", "").endswith(("_visible", "_hidden"))
-    ]
+    nb.cells = [c for c in nb.cells if not (is_visible_test(c) or is_hidden_test(c))]
     return nb
 
 
@@ -479,9 +476,7 @@ def main() -> None:
         {"total": 10, "status": "graded", "reason": ""},
     )
     nb = filled(RELEASE, answers)
-    nb.cells = [
-        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "jordan_step"
-    ]
+    nb.cells = [c for c in nb.cells if nbgrader_metadata(c).get("grade_id") != "jordan_step"]
     write("deleted_answer_cell", nb, {"total": 8, "status": "graded", "reason": "missing"})
     write(
         "invalid_json",
@@ -504,7 +499,7 @@ def main() -> None:
     )
     nb = filled(RELEASE, answers)
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id == "jordan_step":
             cell.metadata["nbgrader"] = ["solution", "jordan_step"]  # a list, not a dict
         elif cell.cell_type == "markdown":

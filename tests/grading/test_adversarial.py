@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from coursekit.grading.autograde import grade_class
-from coursekit.grading.checks import read_notebook
 from coursekit.grading.feedback import write_feedback
+from coursekit.grading.notebook import is_hidden_test, read_notebook, without_hidden_tests
 from tests.grading.course import ROOT
 
 pytestmark = pytest.mark.slow
@@ -194,10 +194,10 @@ def _hidden_test_lines() -> list[str]:
         ROOT / "solutions" / "02_recurrent_networks" / "02_recurrent_networks.ipynb"
     )
     lines = []
-    for cell in source.cells:
-        if "BEGIN HIDDEN TESTS" in cell.source:
-            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-            lines += [line.strip() for line in hidden.splitlines() if len(line.strip()) > 12]
+    for cell in filter(is_hidden_test, source.cells):
+        shown = set(without_hidden_tests(cell).splitlines())
+        hidden = [line for line in cell.source.splitlines() if line not in shown]
+        lines += [line.strip() for line in hidden if len(line.strip()) > 12]
     assert lines, "the source has hidden tests to look for"
     return lines
 

@@ -18,7 +18,7 @@ import re
 import pytest
 
 from coursekit.grading.autograde import grade_class
-from coursekit.grading.checks import graded_cells, read_notebook
+from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.release import assignments
 from tests.grading import course
 from tests.grading.variants import ASSIGNMENTS

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursekit.grading.notebook import is_answer
 from coursekit.grading.release import assignments, stale_files
 from tests.grading.course import correct_answers, filled
 
@@ -73,7 +74,7 @@ def test_exercise_with_solutions_filled_in_passes_nbval(name, tmp_path):
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_every_answer_cell_of_the_release_is_a_stub(name):
     nb = nbformat.read(ROOT / "exercises" / name / f"{name}.ipynb", as_version=4)
-    answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    answers = [c for c in nb.cells if is_answer(c)]
     assert answers
     for cell in answers:
         assert "# YOUR CODE HERE\n" in cell.source and "raise NotImplementedError()" in cell.source
