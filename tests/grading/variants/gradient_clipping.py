@@ -2,78 +2,66 @@
 
 Every entry replaces one answer cell (by its nbgrader grade id) of the released notebook; the
 other answer cells get the correct solution, so each variant is wrong in exactly one place.
-The mistakes are the plausible ones of clipping: a coefficient that is not capped at 1 (so
-small gradients are scaled up), a norm per tensor instead of one over all, the wrong norm,
-value clipping in place of norm clipping, the norm reported after clipping.
+Each variant is a mutation ``(label, old, new)`` of the solution's answer (see
+``tests.grading.variants.mutations``). The mistakes are the plausible ones of clipping: a
+coefficient that is not capped at 1 (so small gradients are scaled up), a norm per tensor
+instead of one over all, the wrong norm, value clipping in place of norm clipping, the norm
+reported after clipping.
 """
 
-CLIP_COEFFICIENT = {
-    "not capped at 1 (scales small gradients up)": """
-def clip_coefficient(total_norm, max_norm):
-    return max_norm / (torch.as_tensor(total_norm) + 1e-6)
-""",
-    "without the 1e-6": """
-def clip_coefficient(total_norm, max_norm):
-    return torch.clamp(max_norm / torch.as_tensor(total_norm), max=1.0)
-""",
-    "capped from below instead of above": """
-def clip_coefficient(total_norm, max_norm):
-    return torch.clamp(max_norm / (torch.as_tensor(total_norm) + 1e-6), min=1.0)
-""",
-    "ratio upside down": """
-def clip_coefficient(total_norm, max_norm):
-    return torch.clamp(torch.as_tensor(total_norm) / max_norm, max=1.0)
-""",
-}
+from tests.grading.variants import mutations
 
-CLIP_GRADS_BY_NORM = {
-    "clips each tensor by its own norm": """
-def clip_grads_by_norm(grads, max_norm, norm_type=2.0):
-    norms = [torch.linalg.vector_norm(g, norm_type) for g in grads]
-    total = torch.linalg.vector_norm(torch.stack(norms), norm_type)
-    return [g * clip_coefficient(n, max_norm) for g, n in zip(grads, norms)], total
-""",
-    "ignores norm_type (always the 2-norm)": """
-def clip_grads_by_norm(grads, max_norm, norm_type=2.0):
-    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    c = clip_coefficient(total, max_norm)
-    return [g * c for g in grads], total
-""",
-    "adds up the per-tensor norms": """
-def clip_grads_by_norm(grads, max_norm, norm_type=2.0):
-    total = sum(torch.linalg.vector_norm(g, norm_type) for g in grads)
-    c = clip_coefficient(total, max_norm)
-    return [g * c for g in grads], total
-""",
-    "coefficient not capped at 1 (scales small gradients up)": """
-def clip_grads_by_norm(grads, max_norm, norm_type=2.0):
-    norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
-    total = torch.linalg.vector_norm(norms, norm_type)
-    return [g * max_norm / (total + 1e-6) for g in grads], total
-""",
-    "clips values instead of the norm": """
-def clip_grads_by_norm(grads, max_norm, norm_type=2.0):
-    norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
-    total = torch.linalg.vector_norm(norms, norm_type)
-    return [g.clamp(-max_norm, max_norm) for g in grads], total
-""",
-    "returns the norm after clipping": """
-def clip_grads_by_norm(grads, max_norm, norm_type=2.0):
-    norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
-    c = clip_coefficient(torch.linalg.vector_norm(norms, norm_type), max_norm)
-    clipped = [g * c for g in grads]
-    total = torch.linalg.vector_norm(
-        torch.stack([torch.linalg.vector_norm(g, norm_type) for g in clipped]), norm_type
-    )
-    return clipped, total
-""",
-}
+NAME = "05_gradient_clipping"
 
 # grade id of the answer cell -> {label: replacement source}
-WRONG_VARIANTS = {
-    "clip_coefficient": CLIP_COEFFICIENT,
-    "clip_grads_by_norm": CLIP_GRADS_BY_NORM,
-}
+WRONG_VARIANTS = mutations(
+    NAME,
+    {
+        "clip_coefficient": [
+            (
+                "not capped at 1 (scales small gradients up)",
+                "return torch.clamp(max_norm / (total_norm + 1e-6), max=1.0)",
+                "return max_norm / (total_norm + 1e-6)",
+            ),
+            ("without the 1e-6", "(total_norm + 1e-6)", "total_norm"),
+            ("capped from below instead of above", "max=1.0", "min=1.0"),
+            ("ratio upside down", "max_norm / (total_norm + 1e-6)", "total_norm / max_norm"),
+        ],
+        "clip_grads_by_norm": [
+            (
+                "clips each tensor by its own norm",
+                "return [g * c for g in grads], total",
+                "return [g * clip_coefficient(n, max_norm) for g, n in zip(grads, norms)], total",
+            ),
+            (
+                "ignores norm_type (always the 2-norm)",
+                "    norms = torch.stack(",
+                "    norm_type = 2.0  # whatever the caller asked for\n    norms = torch.stack(",
+            ),
+            (
+                "adds up the per-tensor norms",
+                "total = torch.linalg.vector_norm(norms, norm_type)",
+                "total = norms.sum()",
+            ),
+            (
+                "coefficient not capped at 1 (scales small gradients up)",
+                "c = clip_coefficient(total, max_norm)",
+                "c = max_norm / (total + 1e-6)",
+            ),
+            (
+                "clips values instead of the norm",
+                "return [g * c for g in grads], total",
+                "return [g.clamp(-max_norm, max_norm) for g in grads], total",
+            ),
+            (
+                # c * total is the norm of the clipped gradients
+                "returns the norm after clipping",
+                "return [g * c for g in grads], total",
+                "return [g * c for g in grads], c * total",
+            ),
+        ],
+    },
+)
 
 # Answers that try to get the marks without doing the work. Each must lose its function's
 # points in the verdict (judge_notebook), whatever plain nbgrader makes of it.
