@@ -40,6 +40,7 @@ __all__ = [
     "WUJUE_TEMPLATE",
     "bits_per_token",
     "fill_template",
+    "generate",
     "greedy",
     "perplexity_from_logits",
     "sample_next",
@@ -111,6 +112,47 @@ def sample_next(
     rows = probs.reshape(-1, probs.shape[-1])  # (B, V)
     ids = torch.multinomial(rows, 1, generator=generator).squeeze(-1)  # (B,)
     return ids.reshape(probs.shape[:-1])
+
+
+Step = Callable[[list[int], object], tuple[torch.Tensor, object]]
+
+
+def generate(
+    step: Step,
+    prefix_ids: Sequence[int],
+    length: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    stop_id: int | None = None,
+) -> list[int]:
+    """A generation loop for any next-id model: ``length`` new ids after ``prefix_ids``.
+
+    ``step(new_ids, state) -> (logits (V,), state)`` is the model: it is called once with the
+    whole prefix and ``state=None``, then once per drawn id with ``[id]`` and the state it
+    returned (a recurrent model keeps its hidden state there; a window model keeps the window).
+    Each id is :func:`sample_next` of the logits (``temperature``, ``top_k``, ``generator`` as
+    there). When ``stop_id`` is drawn, generation ends and ``stop_id`` is not returned. The
+    prefix is not part of the result.
+    """
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"length must be an integer >= 0; got {length!r}")
+    out: list[int] = []
+    if length == 0:
+        return out
+    logits, state = step(list(prefix_ids), None)
+    for _ in range(length):
+        if generator is not None:
+            logits = logits.to(generator.device)
+        next_id = int(sample_next(logits, temperature, top_k, generator))
+        if stop_id is not None and next_id == stop_id:
+            break
+        out.append(next_id)
+        if len(out) == length:
+            break
+        logits, state = step([next_id], state)
+    return out
 
 
 def _flatten_scores(logits: torch.Tensor, targets: torch.Tensor):

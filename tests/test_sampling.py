@@ -233,3 +233,39 @@ def test_fill_template_rejects_a_vocabulary_with_nothing_allowed_and_bad_logits(
         fill_template(bigram_logits, ["，", "。"], SLOT, torch.Generator())
     with pytest.raises(ValueError, match=r"must return \(6,\) logits"):
         fill_template(lambda t: torch.zeros(3), TEMPLATE_VOCAB, SLOT, torch.Generator())
+
+
+def test_generate_draws_each_id_like_multinomial_on_tempered_softmax_of_step_logits():
+    """sampling.generate = step the model, draw with multinomial(softmax(z / T)), feed the id.
+
+    The reference reproduces the draws with torch.multinomial and the same seeded generator,
+    on logits that depend on the last id (so feeding the wrong id changes the result)."""
+    from coursekit.sampling import generate
+
+    table = torch.randn(5, 5, generator=torch.Generator().manual_seed(1))  # logits after id v
+
+    def step(new_ids, state):
+        history = (state or []) + list(new_ids)
+        return table[history[-1]], history
+
+    out = generate(step, [3], 12, temperature=0.7, generator=torch.Generator().manual_seed(4))
+    g = torch.Generator().manual_seed(4)
+    expected, last = [], 3
+    for _ in range(12):
+        last = int(torch.multinomial(torch.softmax(table[last] / 0.7, -1), 1, generator=g))
+        expected.append(last)
+    assert out == expected
+
+
+def test_generate_stops_at_stop_id_and_greedy_at_zero_temperature():
+    from coursekit.sampling import generate
+
+    table = torch.full((4, 4), -5.0)
+    table[0, 1] = table[1, 2] = table[2, 3] = 5.0  # greedy chain 0 -> 1 -> 2 -> 3
+
+    def step(new_ids, state):
+        return table[new_ids[-1]], None
+
+    assert generate(step, [0], 10, temperature=0) == [1, 2, 3, 0, 1, 2, 3, 0, 1, 2]
+    assert generate(step, [0], 10, temperature=0, stop_id=3) == [1, 2]
+    assert generate(step, [0], 0) == []
