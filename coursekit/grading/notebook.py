@@ -125,7 +125,7 @@ def is_visible_test(cell) -> bool:
 def is_hidden_test(cell) -> bool:
     """A grade cell that is not an answer: its hidden region holds the graded checks."""
     meta = nbgrader_metadata(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
 
 
 def graded_cells(source: nbformat.NotebookNode) -> list[tuple[str, float, list[str]]]:

@@ -96,3 +96,4 @@ def test_malformed_cells_are_not_answers():
     filled = with_answers(nb, {"f": "x = 3", "g": "changed"})
     assert [c.source for c in filled.cells] == ["x = 3", "x", "y", "z", "x = 3"]
     assert nb.cells[0].source == "x = 1"  # the original is not changed
+    assert not any(f("not a cell") for f in (is_answer, is_hidden_test, is_visible_test))
