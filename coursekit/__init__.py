@@ -8,15 +8,10 @@ from coursekit.bptt import (
     DERIVATIVE_BOUND,
     elman_backward,
     elman_forward,
-    expected_truncation_length,
     gradient_norm_vs_distance,
     jacobian_norms,
-    random_truncation_lengths,
     spectral_bound,
     step_jacobians,
-    stream_train,
-    truncated_bptt_gradients,
-    truncated_bptt_step,
 )
 from coursekit.clipping import (
     clip_coefficient,
@@ -28,6 +23,7 @@ from coursekit.clipping import (
     one_unit_rnn_loss,
     total_grad_norm,
 )
+from coursekit.data import load_rt_polarity, rt_polarity_split
 from coursekit.device import default_device, seed_everything
 from coursekit.embeddings import (
     CBOW,
@@ -36,11 +32,9 @@ from coursekit.embeddings import (
     WordVocab,
     cbow_forward,
     embed_via_one_hot,
-    load_rt_polarity,
     ngram_bucket_ids,
     one_hot,
     pad_batch,
-    rt_polarity_split,
     train_classifier,
 )
 from coursekit.gru import GRU, GRUCell, gru_cell_step, gru_forward, gru_forward_fast
@@ -72,24 +66,23 @@ from coursekit.ngram import (
 )
 from coursekit.rnn import (
     RNN,
-    CharLM,
-    CharRNN,
     ElmanRNN,
     JordanRNN,
     ManyToMany,
     ManyToOne,
     OneToMany,
     RNNCell,
-    RNNClassifier,
     bidirectional_rnn_forward,
     jordan_step,
     rnn_cell_step,
     rnn_forward,
 )
+from coursekit.rnn_models import CharLM, CharRNN, RNNClassifier
 from coursekit.sampling import (
     WUJUE_TEMPLATE,
     bits_per_token,
     fill_template,
+    generate,
     greedy,
     perplexity_from_logits,
     sample_next,
@@ -97,6 +90,13 @@ from coursekit.sampling import (
     top_k_filter,
 )
 from coursekit.tcn import TCN, TCNGRU, TCNLSTM, CausalConv1d, TemporalBlock
+from coursekit.truncated_bptt import (
+    expected_truncation_length,
+    random_truncation_lengths,
+    stream_train,
+    truncated_bptt_gradients,
+    truncated_bptt_step,
+)
 
 __all__ = [
     "RNN",
@@ -115,7 +115,7 @@ __all__ = [
     "rnn_cell_step",
     "rnn_forward",
     "seed_everything",
-    # chapter 3: coursekit.bptt
+    # chapter 3: coursekit.bptt, coursekit.truncated_bptt
     "DERIVATIVE_BOUND",
     "elman_backward",
     "elman_forward",
@@ -155,7 +155,8 @@ __all__ = [
     "lstm_forward",
     "lstm_forward_fast",
     "peephole_lstm_step",
-    # chapter 1: coursekit.sampling, coursekit.ngram, coursekit.mlp_lm, coursekit.embeddings
+    # chapter 1: coursekit.sampling, coursekit.ngram, coursekit.mlp_lm, coursekit.embeddings,
+    # coursekit.data
     "BagOfNGrams",
     "CBOW",
     "DeepCBOW",
@@ -169,6 +170,7 @@ __all__ = [
     "context_windows",
     "count_ngrams",
     "fill_template",
+    "generate",
     "ngram_counts",
     "WUJUE_TEMPLATE",
     "embed_via_one_hot",

@@ -47,6 +47,8 @@ from collections.abc import Iterable
 
 import torch
 
+from coursekit._checks import check_nonnegative_int, check_positive_int
+
 __all__ = [
     "clip_coefficient",
     "clip_grad_norm_",
@@ -175,8 +177,7 @@ def one_unit_rnn_loss(w, b, x0: float = 0.5, T: int = 50, target: float = 0.7) -
     Differentiable in ``w`` and ``b``. Checked against a scalar loop written with ``math`` in
     test_loss_surface_matches_a_direct_loop.
     """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be an integer >= 1; got {T!r}")
+    check_positive_int(T=T)
     w = torch.as_tensor(w, dtype=_float_dtype(w, b))
     b = torch.as_tensor(b, dtype=w.dtype, device=w.device)
     x = torch.full(
@@ -224,8 +225,7 @@ def gradient_descent_path(
     ``lr`` times the wall's huge slope. A non-finite gradient stops nothing: the path then
     carries nan, as training would.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0; got {steps!r}")
+    check_nonnegative_int(steps=steps)
     if clip is not None and not clip > 0:
         raise ValueError(f"clip must be None or a number > 0; got {clip!r}")
     point = torch.as_tensor(start, dtype=torch.float64).clone()

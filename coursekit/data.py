@@ -1,7 +1,8 @@
 """Corpora, a character vocabulary, and the batching that turns a text into training windows.
 
 Read in this order: the loaders (:func:`load_tiny_shakespeare`, :func:`load_tang_poems`,
-:func:`tang_poems_text`), then :class:`Vocab` (text -> ids), then :func:`batchify` and
+:func:`tang_poems_text`, and the sentiment sentences :func:`load_rt_polarity` with the book's
+fixed split :func:`rt_polarity_split`), then :class:`Vocab` (text -> ids), then :func:`batchify` and
 :func:`bptt_windows`, which cut one long stream of ids into the ``(x, y)`` windows that
 truncated backpropagation through time trains on. :func:`random_windows` is the quick
 alternative: random crops of the stream.
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from coursekit._checks import check_positive_int
+
 __all__ = [
     "DATA_DIR",
     "UNK",
@@ -36,12 +39,15 @@ __all__ = [
     "batchify",
     "bptt_windows",
     "is_five_character_quatrain",
+    "load_rt_polarity",
     "load_tang_poems",
     "load_tiny_shakespeare",
     "num_windows",
     "random_windows",
+    "rt_polarity_split",
     "split_text",
     "tang_poems_text",
+    "tokenize",
 ]
 
 # A folder, not a package (it has no __init__.py): `import coursekit.data` finds this module.
@@ -124,7 +130,7 @@ class Vocab:
     def __init__(self, text: str, min_freq: int = 1, specials: tuple[str, ...] = (UNK,)):
         if not isinstance(text, str):
             raise TypeError(f"text must be a str; got {type(text).__name__}")
-        _require_positive_int(min_freq, "min_freq")
+        check_positive_int(min_freq=min_freq)
         if UNK not in specials or len(set(specials)) != len(specials):
             raise ValueError(
                 f"specials must contain {UNK!r} once, without repeats; got {specials!r}"
@@ -199,7 +205,7 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     ids = torch.as_tensor(ids)
     if ids.dim() != 1:
         raise ValueError(f"ids must be 1-D (L,); got shape {tuple(ids.shape)}")
-    _require_positive_int(batch_size, "batch_size")
+    check_positive_int(batch_size=batch_size)
     steps = len(ids) // batch_size  # N
     if steps < 2:
         raise ValueError(
@@ -214,7 +220,7 @@ def num_windows(data: torch.Tensor, seq_len: int) -> int:
         raise ValueError(
             f"data must be 2-D (N, B), as batchify returns; got shape {tuple(data.shape)}"
         )
-    _require_positive_int(seq_len, "seq_len")
+    check_positive_int(seq_len=seq_len)
     return max(0, math.ceil((data.shape[0] - 1) / seq_len))
 
 
@@ -248,8 +254,8 @@ def random_windows(
     ids = torch.as_tensor(ids)
     if ids.dim() != 1:
         raise ValueError(f"ids must be 1-D (L,); got shape {tuple(ids.shape)}")
-    _require_positive_int(seq_len, "seq_len")
-    _require_positive_int(batch_size, "batch_size")
+    check_positive_int(seq_len=seq_len)
+    check_positive_int(batch_size=batch_size)
     if len(ids) < seq_len + 1:
         raise ValueError(
             f"random_windows needs at least seq_len + 1 = {seq_len + 1} ids; got {len(ids)}"
@@ -262,6 +268,45 @@ def random_windows(
     return ids[offsets], ids[offsets + 1]
 
 
-def _require_positive_int(value, name: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
+def tokenize(sentence: str) -> list[str]:
+    """rt-polarity is lower-cased and tokenised already: split on whitespace."""
+    return sentence.split()
+
+
+# ---------------------------------------------------------------------------------------------
+# The sentiment data: rt-polarity (Pang and Lee 2005).
+
+RT_POLARITY_FILES = (("rt-polarity.neg", 0), ("rt-polarity.pos", 1))
+
+
+def load_rt_polarity() -> list[tuple[str, int]]:
+    """The 10,662 sentences of rt-polarity v1.0 as ``(sentence, label)``, label 0 negative and
+    1 positive: first the 5,331 negative sentences in file order, then the 5,331 positive.
+
+    Sentences are lower-cased and tokenised already (:func:`tokenize` splits on whitespace);
+    the surrounding whitespace is stripped.
+    """
+    examples = []
+    for name, label in RT_POLARITY_FILES:
+        text = (DATA_DIR / "rt-polarity" / name).read_text(encoding="utf-8")
+        examples.extend((line.strip(), label) for line in text.splitlines())
+    return examples
+
+
+def rt_polarity_split() -> dict[str, list[tuple[list[str], int]]]:
+    """The book's fixed split of rt-polarity: ``{"train", "dev", "test"}`` -> ``[(tokens, label)]``.
+
+    Within each file (negative, positive), the sentence on line i (0-based) goes to test when
+    ``i % 10 == 0``, to dev when ``i % 10 == 1``, and to train otherwise: 1,068 test, 1,066
+    dev and 8,528 train sentences, both classes equally often in each part. No randomness,
+    so every reader gets the same split. (rt-polarity has no official split; papers usually
+    report 10-fold cross-validation.)
+    """
+    split: dict[str, list[tuple[list[str], int]]] = {"train": [], "dev": [], "test": []}
+    line_in_file: Counter = Counter()
+    for sentence, label in load_rt_polarity():
+        i = line_in_file[label]
+        line_in_file[label] += 1
+        part = "test" if i % 10 == 0 else "dev" if i % 10 == 1 else "train"
+        split[part].append((tokenize(sentence), label))
+    return split

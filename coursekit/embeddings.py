@@ -5,8 +5,9 @@ a one-hot vector by the embedding matrix picks a row, so an embedding layer is a
 on one-hot inputs, computed as a look-up. Then :func:`cbow_forward` (Eq. (1.14)), the
 function students write, and the three classifiers of the sentiment example:
 :class:`CBOW`, :class:`DeepCBOW` (Eq. (1.15)) and :class:`BagOfNGrams` (Eq. (1.16)).
-:func:`train_classifier` trains any of them; :func:`load_rt_polarity` and
-:func:`rt_polarity_split` give the data (Pang and Lee 2005; ``coursekit/data/README.md``).
+:func:`train_classifier` trains any of them; :func:`coursekit.data.load_rt_polarity` and
+:func:`coursekit.data.rt_polarity_split` give the data (Pang and Lee 2005;
+``coursekit/data/README.md``).
 
 Equations (row vectors; x_1, ..., x_L the word ids of a sentence, E the embedding matrix):
 
@@ -42,7 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.data import DATA_DIR, UNK
+from coursekit._checks import check_positive_int
+from coursekit.data import UNK, tokenize
 
 __all__ = [
     "CBOW",
@@ -55,11 +57,9 @@ __all__ = [
     "accuracy",
     "cbow_forward",
     "embed_via_one_hot",
-    "load_rt_polarity",
     "ngram_bucket_ids",
     "one_hot",
     "pad_batch",
-    "rt_polarity_split",
     "tokenize",
     "train_classifier",
 ]
@@ -97,11 +97,6 @@ def embed_via_one_hot(ids: torch.Tensor, embedding: torch.Tensor) -> torch.Tenso
 # Words, vocabulary, batches.
 
 
-def tokenize(sentence: str) -> list[str]:
-    """rt-polarity is lower-cased and tokenised already: split on whitespace."""
-    return sentence.split()
-
-
 class WordVocab:
     """A word vocabulary: ``<pad>`` (id 0), ``<unk>`` (id 1), then every word seen at least
     ``min_freq`` times, by descending count and then alphabetically (deterministic).
@@ -110,8 +105,7 @@ class WordVocab:
     """
 
     def __init__(self, sentences: Iterable[Sequence[str]], min_freq: int = 1):
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an integer >= 1; got {min_freq!r}")
+        check_positive_int(min_freq=min_freq)
         counts = Counter(word for sentence in sentences for word in sentence)
         kept = [w for w, c in counts.items() if c >= min_freq and w not in (PAD, UNK)]
         self.itos: list[str] = [PAD, UNK] + sorted(kept, key=lambda w: (-counts[w], w))
@@ -253,8 +247,7 @@ def ngram_bucket_ids(tokens: Sequence[str], n: int, num_buckets: int) -> torch.T
     bytes, the same on every machine and run, unlike Python's salted ``hash``) modulo
     ``num_buckets``. Different n-grams may share a bucket (the hashing trick).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    check_positive_int(n=n)
     grams = [
         " ".join(tokens[i : i + m]) for m in range(1, n + 1) for i in range(len(tokens) - m + 1)
     ]
@@ -354,8 +347,7 @@ def train_classifier(
     the last epoch when there is no dev set).
     """
     sequences, labels = _check_dataset("train", train)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1; got {epochs!r}")
+    check_positive_int(epochs=epochs)
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = ClassifierHistory()
@@ -383,42 +375,3 @@ def train_classifier(
     else:
         history.best_epoch = epochs
     return history
-
-
-# ---------------------------------------------------------------------------------------------
-# The sentiment data: rt-polarity (Pang and Lee 2005).
-
-RT_POLARITY_FILES = (("rt-polarity.neg", 0), ("rt-polarity.pos", 1))
-
-
-def load_rt_polarity() -> list[tuple[str, int]]:
-    """The 10,662 sentences of rt-polarity v1.0 as ``(sentence, label)``, label 0 negative and
-    1 positive: first the 5,331 negative sentences in file order, then the 5,331 positive.
-
-    Sentences are lower-cased and tokenised already (:func:`tokenize` splits on whitespace);
-    the surrounding whitespace is stripped.
-    """
-    examples = []
-    for name, label in RT_POLARITY_FILES:
-        text = (DATA_DIR / "rt-polarity" / name).read_text(encoding="utf-8")
-        examples.extend((line.strip(), label) for line in text.splitlines())
-    return examples
-
-
-def rt_polarity_split() -> dict[str, list[tuple[list[str], int]]]:
-    """The book's fixed split of rt-polarity: ``{"train", "dev", "test"}`` -> ``[(tokens, label)]``.
-
-    Within each file (negative, positive), the sentence on line i (0-based) goes to test when
-    ``i % 10 == 0``, to dev when ``i % 10 == 1``, and to train otherwise: 1,068 test, 1,066
-    dev and 8,528 train sentences, both classes equally often in each part. No randomness,
-    so every reader gets the same split. (rt-polarity has no official split; papers usually
-    report 10-fold cross-validation.)
-    """
-    split: dict[str, list[tuple[list[str], int]]] = {"train": [], "dev": [], "test": []}
-    line_in_file: Counter = Counter()
-    for sentence, label in load_rt_polarity():
-        i = line_in_file[label]
-        line_in_file[label] += 1
-        part = "test" if i % 10 == 0 else "dev" if i % 10 == 1 else "train"
-        split[part].append((tokenize(sentence), label))
-    return split

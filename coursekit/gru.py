@@ -4,8 +4,8 @@ Read first: :func:`gru_cell_step` (one step, Eq. (4.7)-(4.10)) and :func:`gru_fo
 loop over time). :func:`gru_forward_fast` computes the same with the input projection hoisted
 out of the loop and a hand-written backward, and it is what :class:`GRU` runs by default
 (``fast=False`` runs the readable loop). :class:`GRU` and :class:`GRUCell` have
-``torch.nn.GRU`` / ``torch.nn.GRUCell``'s contract exactly; the constructor, layouts and the
-layer loop are shared with :class:`coursekit.lstm.LSTM`.
+``torch.nn.GRU`` / ``torch.nn.GRUCell``'s contract exactly; their constructors, layouts and
+the layer loop are ``coursekit._recurrent``'s, shared with the RNN and the LSTM.
 
 Equations (row-vector convention, as torch writes them; sigma is the logistic sigmoid, ⊙ the
 elementwise product; W_ih (3H, I) and W_hh (3H, H) hold the row blocks r, z, n in torch's order):
@@ -33,11 +33,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from coursekit._fused import GRULayer
-from coursekit.lstm import _check_cell_input, _register_cell_parameters
-from coursekit.rnn import _check_positive, _init_uniform, _StackedRecurrent
+from coursekit._recurrent import RecurrentCell, StackedRecurrent
 
 __all__ = ["GRU", "GRUCell", "gru_cell_step", "gru_forward", "gru_forward_fast"]
 
@@ -102,7 +100,7 @@ def gru_forward_fast(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 # Layers with torch's contract.
 
 
-class GRUCell(nn.Module):
+class GRUCell(RecurrentCell):
     """Eq. (4.7)-(4.10) as a module; the same names, shapes and init as ``torch.nn.GRUCell``.
 
     forward(input (B, I) or (I,), hx (B, H) or (H,), zeros by default) -> h' (B, H) or (H,).
@@ -110,32 +108,21 @@ class GRUCell(nn.Module):
     """
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
-        super().__init__()
-        _check_positive(input_size=input_size, hidden_size=hidden_size)
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        factory = {"device": device, "dtype": dtype}
-        _register_cell_parameters(self, 3, input_size, hidden_size, bias, factory)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        _init_uniform(self, self.hidden_size)
+        super().__init__(
+            gates=3,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, input, hx=None):
-        _check_cell_input(input, self.input_size)
-        expected = (*input.shape[:-1], self.hidden_size)  # (B, H) or (H,)
-        if hx is None:
-            hx = input.new_zeros(expected)
-        elif tuple(hx.shape) != expected:
-            raise ValueError(
-                f"hx must be (B, H) or (H,) unbatched = {expected}; got {tuple(hx.shape)}"
-            )
+        hx = self._initial_state(hx, input)  # (B, H) or (H,)
         return gru_cell_step(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
 
-
-class GRU(_StackedRecurrent):
+class GRU(StackedRecurrent):
     """A stacked, optionally bidirectional GRU with ``torch.nn.GRU``'s full contract.
 
     The same constructor, parameter names (``weight_ih_l{k}``, ``weight_hh_l{k}``,
@@ -149,8 +136,6 @@ class GRU(_StackedRecurrent):
     attribute) runs the readable :func:`gru_forward`. NOTE: no PackedSequence.
     Proved equal, values and gradients, both paths, by test_gru_matches_torch.
     """
-
-    gates = 3
 
     def __init__(
         self,
@@ -167,17 +152,18 @@ class GRU(_StackedRecurrent):
         fast=True,
     ):
         super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
+            gates=3,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
             device=device,
             dtype=dtype,
-            fast=fast,
         )
+        self.fast = fast
 
     def _run_layer(self, x, state, weights):
         forward = gru_forward_fast if self.fast else gru_forward
@@ -189,3 +175,6 @@ class GRU(_StackedRecurrent):
         hx = self._check_state("hx", hx, "H", self.hidden_size, input, batched)  # (D*L, B, H)
         output, (h_n,) = self._run_layers(input, (hx,), self._run_layer)
         return self._output_layout(output, batched), h_n if batched else h_n.squeeze(1)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.fast else ", fast=False")

@@ -44,8 +44,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coursekit._checks import check_nonnegative_int, check_positive_int
 from coursekit._fused import LSTMLayer
-from coursekit.rnn import _check_positive, _init_uniform, _StackedRecurrent
+from coursekit._recurrent import RecurrentCell, StackedRecurrent, init_uniform
 
 __all__ = [
     "LSTM",
@@ -147,30 +148,11 @@ def lstm_forward_fast(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None
 
 
 # ---------------------------------------------------------------------------------------------
-# What torch.nn.LSTM and torch.nn.GRU share (torch's RNNBase); coursekit.gru uses it too.
-
-
-def _register_cell_parameters(module, gates, input_size, hidden_size, bias, factory) -> None:
-    """weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,): torch's cell parameters."""
-    module.weight_ih = nn.Parameter(torch.empty(gates * hidden_size, input_size, **factory))
-    module.weight_hh = nn.Parameter(torch.empty(gates * hidden_size, hidden_size, **factory))
-    for name in ("bias_ih", "bias_hh"):
-        parameter = nn.Parameter(torch.empty(gates * hidden_size, **factory)) if bias else None
-        module.register_parameter(name, parameter)
-
-
-def _check_cell_input(input, input_size) -> None:
-    if input.dim() not in (1, 2) or input.shape[-1] != input_size:
-        raise ValueError(
-            f"input must be (B, I) or (I,) unbatched, with I = {input_size}; got {tuple(input.shape)}"
-        )
-
-
 # ---------------------------------------------------------------------------------------------
 # Layers with torch's contract.
 
 
-class LSTMCell(nn.Module):
+class LSTMCell(RecurrentCell):
     """Eq. (4.1)-(4.6) as a module; the same names, shapes and init as ``torch.nn.LSTMCell``.
 
     forward(input (B, I) or (I,), hx = (h (B, H), c (B, H)) or unbatched (H,) each, zeros by
@@ -178,19 +160,17 @@ class LSTMCell(nn.Module):
     """
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
-        super().__init__()
-        _check_positive(input_size=input_size, hidden_size=hidden_size)
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        factory = {"device": device, "dtype": dtype}
-        _register_cell_parameters(self, 4, input_size, hidden_size, bias, factory)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        _init_uniform(self, self.hidden_size)
+        super().__init__(
+            gates=4,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, input, hx=None):
-        _check_cell_input(input, self.input_size)
-        expected = (*input.shape[:-1], self.hidden_size)  # (B, H) or (H,)
+        expected = self._check_input(input)  # (B, H) or (H,)
         if hx is None:
             hx = (input.new_zeros(expected), input.new_zeros(expected))
         elif len(hx) != 2 or any(tuple(s.shape) != expected for s in hx):
@@ -202,11 +182,8 @@ class LSTMCell(nn.Module):
             input, tuple(hx), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
         )
 
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
 
-
-class LSTM(_StackedRecurrent):
+class LSTM(StackedRecurrent):
     """A stacked, optionally bidirectional LSTM with ``torch.nn.LSTM``'s full contract.
 
     The same constructor, parameter names (``weight_ih_l{k}``, ``weight_hh_l{k}``,
@@ -221,8 +198,6 @@ class LSTM(_StackedRecurrent):
     attribute) runs the readable :func:`lstm_forward`. NOTE: no PackedSequence.
     Proved equal, values and gradients, both paths, by test_lstm_matches_torch.
     """
-
-    gates = 4
 
     def __init__(
         self,
@@ -239,19 +214,36 @@ class LSTM(_StackedRecurrent):
         *,
         fast=True,
     ):
+        check_positive_int(hidden_size=hidden_size)
+        check_nonnegative_int(proj_size=proj_size)
+        if proj_size >= hidden_size:
+            raise ValueError(
+                f"proj_size must be smaller than hidden_size = {hidden_size}; got {proj_size}"
+            )
         super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size,
-            device,
-            dtype,
-            fast,
+            gates=4,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            device=device,
+            dtype=dtype,
+            output_size=proj_size or hidden_size,
         )
+        self.proj_size, self.fast = proj_size, fast
+
+    def _parameter_shapes(self, layer_input):
+        shapes = super()._parameter_shapes(layer_input)
+        if self.output_size != self.hidden_size:  # projections: W_hr (P, H), Eq. (4.6)
+            shapes["weight_hr"] = (self.output_size, self.hidden_size)
+        return shapes
+
+    def _weight_names(self):
+        names = super()._weight_names()
+        return names + ("weight_hr",) if self.output_size != self.hidden_size else names
 
     def _run_layer(self, x, state, weights):
         forward = lstm_forward_fast if self.fast else lstm_forward
@@ -271,6 +263,12 @@ class LSTM(_StackedRecurrent):
             h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)  # (D*L, P), (D*L, H)
         return self._output_layout(output, batched), (h_n, c_n)
 
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
+        return text + ("" if self.fast else ", fast=False")
+
 
 class PeepholeLSTM(nn.Module):
     """A one-layer peephole LSTM (Gers & Schmidhuber 2000): a loop over :func:`peephole_lstm_step`.
@@ -285,13 +283,13 @@ class PeepholeLSTM(nn.Module):
 
     def __init__(self, input_size, hidden_size, batch_first=False):
         super().__init__()
-        _check_positive(input_size=input_size, hidden_size=hidden_size)
+        check_positive_int(input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
         self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size))
         self.bias = nn.Parameter(torch.empty(4 * hidden_size))
-        _init_uniform(self, hidden_size)
+        init_uniform(self, hidden_size)
 
     def forward(self, x, state=None):
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"

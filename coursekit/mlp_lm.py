@@ -37,8 +37,8 @@ import torch.nn.functional as F
 import tqdm
 from torch import nn
 
-from coursekit.rnn import _check_positive
-from coursekit.sampling import sample_next
+from coursekit._checks import check_ids, check_positive, check_positive_int
+from coursekit.sampling import check_prefix, generate
 from coursekit.train import History
 
 __all__ = [
@@ -48,12 +48,6 @@ __all__ = [
     "mlp_lm_forward",
     "train_mlp_language_model",
 ]
-
-
-def _check_ids_1d(name: str, ids) -> None:
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
-        got = f"{tuple(ids.shape)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids)
-        raise ValueError(f"{name} must be a 1-D LongTensor of token ids (L,); got {got}")
 
 
 def mlp_lm_forward(context_ids, embedding, weight_h, bias_h, weight_out, bias_out):
@@ -86,7 +80,7 @@ class MLPLanguageModel(nn.Module):
 
     def __init__(self, vocab_size: int, context_size: int, embedding_dim: int, hidden_size: int):
         super().__init__()
-        _check_positive(
+        check_positive_int(
             vocab_size=vocab_size,
             context_size=context_size,
             embedding_dim=embedding_dim,
@@ -113,41 +107,33 @@ class MLPLanguageModel(nn.Module):
         )  # (B, V)
 
     @torch.no_grad()
-    def generate(
-        self,
-        prefix_ids: torch.Tensor,
-        length: int,
-        generator: torch.Generator,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-    ) -> torch.Tensor:
-        """``length`` new ids after ``prefix_ids (L,)``, L >= context_size -> LongTensor (length,).
+    def generate(self, prefix, length, *, temperature=1.0, top_k=None, generator=None):
+        """``length`` new ids after ``prefix`` (ids, at least ``context_size`` of them) -> list[int].
 
-        Each step feeds the last ``context_size`` ids and draws the next with
-        :func:`coursekit.sampling.sample_next` (``temperature=0`` is greedy).
+        Each step reads the last ``context_size`` ids, and the next id is
+        :func:`coursekit.sampling.sample_next` of the logits (``temperature = 0`` is greedy);
+        the loop is :func:`coursekit.sampling.generate`. The prefix is not part of the result.
+        Proved by test_mlp_lm_generate_matches_window_loop.
         """
-        _check_ids_1d("prefix_ids", prefix_ids)
-        if len(prefix_ids) < self.context_size:
-            raise ValueError(
-                f"prefix_ids needs at least context_size = {self.context_size} ids; "
-                f"got {len(prefix_ids)}"
-            )
+        prefix = check_prefix(prefix, self.vocab_size, min_length=self.context_size)
         device = self.embedding.weight.device
-        window = prefix_ids[-self.context_size :].to(device)  # (K,)
-        out = []
-        for _ in range(length):
-            logits = self(window[None])[0]  # (V,)
-            next_id = sample_next(logits, temperature, top_k, generator)
-            out.append(next_id)
-            window = torch.cat([window[1:], next_id.reshape(1)])
-        return torch.stack(out) if out else torch.empty(0, dtype=torch.long)
+
+        def step(new_ids, window):
+            window = ([] if window is None else window) + new_ids
+            window = window[-self.context_size :]  # the K ids the next one depends on
+            logits = self(torch.tensor([window], dtype=torch.long, device=device))  # (1, V)
+            return logits[0], window
+
+        return generate(
+            step, prefix, length, temperature=temperature, top_k=top_k, generator=generator
+        )
 
 
 def context_windows(ids: torch.Tensor, context_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(context, next) pairs of a stream: ``X (N, K)`` with ``X[i] = ids[i : i + K]`` and
     ``y (N,)`` with ``y[i] = ids[i + K]``, N = L - K. ``X`` is a view of ``ids`` (no copy)."""
-    _check_ids_1d("ids", ids)
-    _check_positive(context_size=context_size)
+    check_ids("ids", ids)
+    check_positive_int(context_size=context_size)
     if len(ids) <= context_size:
         raise ValueError(f"ids needs more than context_size = {context_size} ids; got {len(ids)}")
     return ids.unfold(0, context_size, 1)[:-1], ids[context_size:]  # (N, K), (N,)
@@ -193,9 +179,8 @@ def train_mlp_language_model(
     loss (:func:`evaluate_mlp_language_model`) is recorded before training, every
     ``eval_every`` steps (default: ten times per run) and after the last step.
     """
-    _check_positive(steps=steps, batch_size=batch_size)
-    if not lr > 0:
-        raise ValueError(f"lr must be positive; got {lr!r}")
+    check_positive_int(steps=steps, batch_size=batch_size)
+    check_positive(lr=lr)
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
     x, y = context_windows(train_ids, model.context_size)  # (N, K), (N,)

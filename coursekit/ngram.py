@@ -46,8 +46,9 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from coursekit._checks import check_nonnegative, check_positive_int
 from coursekit.data import UNK, UNK_REPLACEMENT
-from coursekit.sampling import sample_next
+from coursekit.sampling import check_prefix, generate
 
 __all__ = [
     "BOS",
@@ -74,8 +75,7 @@ def count_ngrams(tokens: Sequence, n: int) -> Counter:
     ``count_ngrams("abab", 2) == Counter({("a", "b"): 2, ("b", "a"): 1})``. No padding is
     added; a sequence shorter than ``n`` has no n-grams.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    check_positive_int(n=n)
     tokens = list(tokens)
     return Counter(zip(*(tokens[i:] for i in range(n)), strict=False))  # stops at the shortest
 
@@ -103,8 +103,7 @@ def ngram_counts(ids: torch.Tensor, n: int, vocab_size: int) -> torch.Tensor:
     ``ids[i : i + n] == (u_1, ..., u_{n-1}, w)``: the L - n + 1 windows of :func:`count_ngrams`,
     with no padding. Summing over the last axis gives the context counts ``c(u)`` of Eq. (1.4).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    check_positive_int(n=n)
     if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
         got = f"{tuple(ids.shape)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids)
         raise ValueError(f"ids must be a 1-D LongTensor (L,); got {got}")
@@ -157,20 +156,19 @@ class NGramModel:
         k: float = 1.0,
         lambdas: Sequence[float] | None = None,
     ):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an integer >= 1; got {n!r}")
+        check_positive_int(n=n)
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}; got {level!r}")
         if smoothing not in SMOOTHINGS:
             raise ValueError(f"smoothing must be one of {SMOOTHINGS}; got {smoothing!r}")
-        if not k >= 0:
-            raise ValueError(f"k must be >= 0; got {k!r}")
+        check_nonnegative(k=k)
         self.n, self.level, self.smoothing, self.k = n, level, smoothing, float(k)
         self.lambdas = _check_lambdas(lambdas, n) if lambdas is not None else (1.0 / n,) * n
         self.vocab: list[str] = []
         self.counts: list[Counter] = []  # counts[m - 1][(u_1, ..., u_{m-1}, w)], orders 1..n
         self.context_counts: list[Counter] = []  # context_counts[m - 1][u] = Σ_w c(u, w)
         self._vocab_set: set[str] = set()
+        self._index: dict[str, int] = {}
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -186,6 +184,21 @@ class NGramModel:
     def _padded(self, tokens: list[str]) -> list[str]:
         return [BOS] * (self.n - 1) + tokens + [EOS]  # L + n tokens, N = L + 1 predictions
 
+    def encode(self, tokens: str | Iterable[str]) -> list[int]:
+        """Tokens (as :meth:`tokenize` reads them) -> ids into ``self.vocab``; unknown ones
+        are ``<unk>``'s id."""
+        self._check_fitted()
+        return [self._index[t] for t in self._known(self.tokenize(tokens)) if t != BOS]
+
+    def decode(self, ids: Iterable[int]) -> str | list[str]:
+        """Ids -> a ``str`` (``<unk>`` shows as "\ufffd", as in :meth:`coursekit.data.Vocab.decode`)
+        at ``level="char"``, a list of words at ``level="word"``."""
+        self._check_fitted()
+        tokens = [self.vocab[int(i)] for i in ids]
+        if self.level == "char":
+            return "".join(UNK_REPLACEMENT if t == UNK else t for t in tokens)
+        return tokens
+
     # -- fitting -----------------------------------------------------------------------------
 
     def fit(self, tokens: str | Iterable[str]) -> NGramModel:
@@ -193,6 +206,7 @@ class NGramModel:
         tokens = self.tokenize(tokens)
         self.vocab = sorted(set(tokens) - {BOS, EOS, UNK}) + [EOS, UNK]
         self._vocab_set = set(self.vocab)
+        self._index = {t: i for i, t in enumerate(self.vocab)}
         padded = self._padded(tokens)
         self.counts, self.context_counts = [], []
         for m in range(1, self.n + 1):
@@ -282,34 +296,32 @@ class NGramModel:
 
     # -- generation --------------------------------------------------------------------------
 
-    def generate(
-        self,
-        length: int,
-        generator: torch.Generator,
-        prefix: str | Iterable[str] = (),
-        temperature: float = 1.0,
-    ) -> str | list[str]:
-        """Sample up to ``length`` tokens after ``prefix`` (not included in the result).
+    def generate(self, prefix, length, *, temperature=1.0, top_k=None, generator=None):
+        """Up to ``length`` new ids after ``prefix`` (ids into ``self.vocab``) -> list[int].
 
-        Each token is drawn from :meth:`distribution` of the tokens so far with
-        :func:`coursekit.sampling.sample_next` (``temperature`` as there). Generation stops
-        early when ``</s>`` is drawn (it is not included). Returns a ``str`` (``<unk>`` as "�") at
-        ``level="char"`` and a list of words at ``level="word"``.
+        Each next id is :func:`coursekit.sampling.sample_next` of the log of
+        :meth:`distribution` given the tokens so far (``temperature = 0`` is greedy); the loop
+        is :func:`coursekit.sampling.generate`. An empty prefix starts a sequence (the context
+        is padded with <s>). Generation stops early when ``</s>`` is drawn (it is not
+        returned). ``decode(generate(encode(text), ...))`` is text. The prefix is not part of
+        the result. Proved by test_ngram_generate_matches_distribution_loop.
         """
         self._check_fitted()
-        history = self._known(self.tokenize(prefix))
-        out: list[str] = []
-        for _ in range(length):
-            probs = self.distribution(history)  # (V,)
-            index = sample_next(torch.log(probs), temperature=temperature, generator=generator)
-            token = self.vocab[int(index)]
-            if token == EOS:
-                break
-            out.append(token)
-            history.append(token)
-        if self.level == "char":  # <unk> shows as "\ufffd", as in coursekit.data.Vocab.decode
-            return "".join(UNK_REPLACEMENT if t == UNK else t for t in out)
-        return out
+        prefix = check_prefix(prefix, len(self.vocab), min_length=0)
+
+        def step(new_ids, history):
+            history = ([] if history is None else history) + [self.vocab[i] for i in new_ids]
+            return torch.log(self.distribution(history)), history  # (V,) log-probabilities
+
+        return generate(
+            step,
+            prefix,
+            length,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+            stop_id=self._index[EOS],
+        )
 
 
 def _log(p: float) -> float:

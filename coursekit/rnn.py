@@ -3,12 +3,11 @@
 Read first: :func:`rnn_cell_step` (one step, Eq. (2.1)) and :func:`rnn_forward` (the loop over
 time). Everything else is built from those two: :func:`bidirectional_rnn_forward` runs the loop
 twice, :class:`RNN` stacks it in layers with exactly ``torch.nn.RNN``'s contract (the layer,
-direction and layout bookkeeping is :class:`_StackedRecurrent`'s, which the LSTM and GRU of
-chapter 4 share), and the small
-models at the end (:class:`ManyToOne`, :class:`OneToMany`, :class:`ManyToMany`,
-:class:`CharRNN`) are the architecture shapes of the chapter (多对一, 一对多, 多对多);
-:class:`CharLM` is a char-level language model over any recurrent layer (chapter 4's
-char-LSTM and char-GRU) and :class:`RNNClassifier` the sentence classifier of note 003.
+direction and layout bookkeeping is ``coursekit._recurrent.StackedRecurrent``'s, which the LSTM
+and GRU of chapter 4 share), and the small models at the end (:class:`ManyToOne`,
+:class:`OneToMany`, :class:`ManyToMany`) are the architecture shapes of the chapter (多对一,
+一对多, 多对多). The language models and the sentence classifier built on these layers are in
+:mod:`coursekit.rnn_models`.
 
 Equations (row-vector convention, as torch writes them; f is tanh or relu):
 
@@ -18,14 +17,13 @@ Equations (row-vector convention, as torch writes them; f is tanh or relu):
     (2.4)  y_t = h_t W_hy^T + b_y                                      Jordan output
     (2.5)  out_t = [h→_t ; h←_t], h← reads x_{T-1}, ..., x_0            bidirectional
     (2.6)  h^l_t = f(h^{l-1}_t W_ih^{l T} + ... ),  h^0_t = x_t        stacked (deep) RNN
-    (2.9)  z = h_L W^T + b,  or  z = ((1/L) Σ_t h_t) W^T + b           RNNClassifier pooling
 
 Dimension glossary:
 
     T  time steps (sequence length)        B  batch size
     I  input features per step             H  hidden size (state h_t)
     O  output features (y_t)               D  directions: 1, or 2 if bidirectional
-    L  layers (num_layers)                 V  vocabulary size (CharRNN)
+    L  layers (num_layers)
 
 Tests: tests/test_rnn.py compares everything here with torch.nn.RNN / RNNCell (values and
 gradients) or with an independent formula written in the test.
@@ -33,25 +31,21 @@ gradients) or with an independent formula written in the test.
 
 from __future__ import annotations
 
-import math
-import numbers
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coursekit._checks import check_positive_int
+from coursekit._recurrent import RecurrentCell, StackedRecurrent, init_uniform
+
 __all__ = [
     "RNN",
-    "CharLM",
-    "CharRNN",
     "ElmanRNN",
     "JordanRNN",
     "ManyToMany",
     "ManyToOne",
     "OneToMany",
     "RNNCell",
-    "RNNClassifier",
     "bidirectional_rnn_forward",
     "jordan_step",
     "rnn_cell_step",
@@ -65,19 +59,6 @@ def _activation(nonlinearity: str):
     if nonlinearity not in _NONLINEARITIES:
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
     return _NONLINEARITIES[nonlinearity]
-
-
-def _init_uniform(module: nn.Module, hidden_size: int) -> None:
-    """torch's init for every RNN parameter (and for Linear(H, O)): uniform(-1/sqrt(H), 1/sqrt(H))."""
-    bound = 1.0 / math.sqrt(hidden_size)
-    for p in module.parameters():
-        nn.init.uniform_(p, -bound, bound)
-
-
-def _check_positive(**sizes: int) -> None:
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +132,7 @@ def jordan_step(x, y_prev, weight_ih, weight_yh, bias_h, weight_hy, bias_y, nonl
 # Layers with torch's contract.
 
 
-class RNNCell(nn.Module):
+class RNNCell(RecurrentCell):
     """Eq. (2.1) as a module; the same names, shapes and init as ``torch.nn.RNNCell``.
 
     forward(input (B, I) or (I,), hx (B, H) or (H,), zeros by default) -> h' (B, H) or (H,).
@@ -161,203 +142,28 @@ class RNNCell(nn.Module):
     def __init__(
         self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None
     ):
-        super().__init__()
-        _check_positive(input_size=input_size, hidden_size=hidden_size)
         _activation(nonlinearity)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.bias, self.nonlinearity = bias, nonlinearity
-        factory = {"device": device, "dtype": dtype}
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        _init_uniform(self, self.hidden_size)
+        super().__init__(
+            gates=1,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
+        self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"input must be (B, I) or (I,) unbatched, with I = {self.input_size}; got {tuple(input.shape)}"
-            )
-        expected = (*input.shape[:-1], self.hidden_size)  # (B, H) or (H,)
-        if hx is None:
-            hx = input.new_zeros(expected)
-        elif tuple(hx.shape) != expected:
-            raise ValueError(
-                f"hx must be (B, H) or (H,) unbatched = {expected}; got {tuple(hx.shape)}"
-            )
+        hx = self._initial_state(hx, input)  # (B, H) or (H,)
         return rnn_cell_step(
             input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity
         )
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"
+        return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"
 
 
-def _check_dropout(dropout, num_layers) -> None:
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
-        raise ValueError(f"dropout must be a number in [0, 1]; got {dropout!r}")
-    if dropout > 0 and num_layers == 1:
-        warnings.warn(  # torch's warning, word for word
-            "dropout option adds dropout after all but last recurrent layer, so non-zero "
-            f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
-            f"num_layers={num_layers}",
-            stacklevel=3,
-        )
-
-
-class _StackedRecurrent(nn.Module):
-    """Constructor, parameters, layouts and the layer/direction loop of torch's RNNBase.
-
-    Subclasses set ``gates`` (1 for RNN, 4 for LSTM, 3 for GRU) and implement ``forward`` with
-    :meth:`_time_major`, :meth:`_check_state`, :meth:`_run_layers` and :meth:`_output_layout`.
-    """
-
-    gates = 4
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        proj_size=0,
-        device=None,
-        dtype=None,
-        fast=True,
-    ):
-        super().__init__()
-        _check_positive(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
-            raise ValueError(f"proj_size must be an integer >= 0; got {proj_size!r}")
-        if proj_size >= hidden_size:
-            raise ValueError(
-                f"proj_size must be smaller than hidden_size = {hidden_size}; got {proj_size}"
-            )
-        _check_dropout(dropout, num_layers)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional, self.proj_size, self.fast = bidirectional, proj_size, fast
-        self.num_directions = 2 if bidirectional else 1
-        G, H, P = self.gates, hidden_size, proj_size or hidden_size
-        factory = {"device": device, "dtype": dtype}
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else self.num_directions * P
-            for suffix in self._suffixes():
-                shapes = {"weight_ih": (G * H, layer_input), "weight_hh": (G * H, P)}
-                if bias:
-                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
-                if proj_size:
-                    shapes["weight_hr"] = (P, H)
-                for name, shape in shapes.items():
-                    self.register_parameter(
-                        f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape, **factory))
-                    )
-        self.reset_parameters()
-
-    def _suffixes(self):
-        return ("", "_reverse") if self.bidirectional else ("",)
-
-    def reset_parameters(self) -> None:
-        _init_uniform(self, self.hidden_size)
-
-    def layer_weights(self, layer: int, suffix: str = ""):
-        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction, plus weight_hr
-        for an LSTM with projections; missing ones are None."""
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        if self.proj_size:
-            names += ("weight_hr",)
-        return tuple(getattr(self, f"{name}_l{layer}{suffix}", None) for name in names)
-
-    def _time_major(self, input):
-        """input as documented -> (T, B, I), and whether it was batched."""
-        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
-        if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"input must be {layout} or (T, I) unbatched, with I = {self.input_size} "
-                f"(batch_first={self.batch_first}); got {tuple(input.shape)}"
-            )
-        batched = input.dim() == 3
-        if not batched:
-            input = input.unsqueeze(1)  # (T, 1, I)
-        elif self.batch_first:
-            input = input.transpose(0, 1)  # (B, T, I) -> (T, B, I)
-        if input.shape[0] == 0:
-            raise ValueError(
-                f"input must be {layout} or (T, I) with T >= 1; got {tuple(input.shape)}"
-            )
-        return input, batched
-
-    def _check_state(self, name, state, symbol, size, input, batched):
-        """An initial state as (D*L, B, size), zeros when None; ``symbol`` names size.
-
-        input: the (T, B, I) input; an unbatched input's state is (D*L, size) and gets B = 1.
-        """
-        DL, B = self.num_directions * self.num_layers, input.shape[1]
-        if state is None:
-            return input.new_zeros(DL, B, size)
-        expected = (DL, B, size) if batched else (DL, size)
-        if tuple(state.shape) != expected:
-            which = (
-                f"(D*num_layers, B, {symbol})"
-                if batched
-                else f"(D*num_layers, {symbol}) for unbatched input"
-            )
-            raise ValueError(f"{name} must be {which} = {expected}; got {tuple(state.shape)}")
-        return state if batched else state.unsqueeze(1)  # (D*L, B, size)
-
-    def _run_layers(self, input, states, run_layer):
-        """Layers bottom-up (each reads the one below), directions side by side.
-
-        input (T, B, I); states: a tuple of (D*L, B, ·) initial states; run_layer(x, states of
-        one layer and direction, weights) -> (output (T, B, ·), final states tuple).
-        -> output (T, B, D*·), final states, each (D*L, B, ·). Dropout on every layer's output
-        but the last, in training mode only.
-        """
-        D = self.num_directions
-        layer_input, finals = input, []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction, suffix in enumerate(self._suffixes()):
-                index = layer * D + direction
-                x = layer_input.flip(0) if suffix else layer_input  # reverse reads x[T-1] first
-                output, last = run_layer(
-                    x, tuple(s[index] for s in states), self.layer_weights(layer, suffix)
-                )
-                outputs.append(output.flip(0) if suffix else output)  # aligned in time
-                finals.append(last)
-            output = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]  # (T, B, D*·)
-            if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
-                output = F.dropout(output, p=self.dropout, training=True)
-            layer_input = output
-        return layer_input, tuple(torch.stack(f) for f in zip(*finals, strict=True))
-
-    def _output_layout(self, output, batched):
-        if not batched:
-            return output.squeeze(1)  # (T, D*·)
-        return output.transpose(0, 1) if self.batch_first else output
-
-    def extra_repr(self) -> str:
-        text = (
-            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
-            f"bias={self.bias}, batch_first={self.batch_first}, dropout={self.dropout}, "
-            f"bidirectional={self.bidirectional}"
-        )
-        if self.proj_size:
-            text += f", proj_size={self.proj_size}"
-        return text + ("" if self.fast else ", fast=False")
-
-
-class RNN(_StackedRecurrent):
+class RNN(StackedRecurrent):
     """A stacked (Eq. (2.6)), optionally bidirectional (Eq. (2.5)) Elman RNN.
 
     ``torch.nn.RNN``'s full contract: the same constructor, parameter names
@@ -370,8 +176,6 @@ class RNN(_StackedRecurrent):
     Runs the readable loop (:func:`rnn_forward`); no fused fast path. NOTE: no PackedSequence.
     Proved equal, values and gradients, by test_rnn_matches_torch.
     """
-
-    gates = 1
 
     def __init__(
         self,
@@ -388,13 +192,14 @@ class RNN(_StackedRecurrent):
     ):
         _activation(nonlinearity)
         super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
+            gates=1,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
             device=device,
             dtype=dtype,
         )
@@ -443,7 +248,7 @@ class ElmanRNN(nn.Module):
         batch_first=False,
     ):
         super().__init__()
-        _check_positive(output_size=output_size)
+        check_positive_int(output_size=output_size)
         self.rnn = RNN(input_size, hidden_size, num_layers, nonlinearity, bias, batch_first)
         self.output_layer = nn.Linear(hidden_size, output_size, bias=bias)  # V (O, H), c (O,)
 
@@ -463,7 +268,7 @@ class JordanRNN(nn.Module):
 
     def __init__(self, input_size, hidden_size, output_size, nonlinearity="tanh", bias=True):
         super().__init__()
-        _check_positive(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
+        check_positive_int(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
         _activation(nonlinearity)
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.nonlinearity = nonlinearity
@@ -472,7 +277,7 @@ class JordanRNN(nn.Module):
         self.bias_h = nn.Parameter(torch.empty(hidden_size)) if bias else None
         self.weight_hy = nn.Parameter(torch.empty(output_size, hidden_size))
         self.bias_y = nn.Parameter(torch.empty(output_size)) if bias else None  # None: no parameter
-        _init_uniform(self, hidden_size)
+        init_uniform(self, hidden_size)
 
     def forward(self, x, y0=None):
         if x.dim() not in (2, 3) or x.shape[-1] != self.input_size or x.shape[0] == 0:
@@ -527,7 +332,7 @@ class OneToMany(nn.Module):
 
     def __init__(self, input_size, hidden_size, output_size, steps):
         super().__init__()
-        _check_positive(steps=steps)
+        check_positive_int(steps=steps)
         self.steps = steps
         self.init_state = nn.Linear(input_size, hidden_size)
         self.cell = RNNCell(output_size, hidden_size)
@@ -563,135 +368,3 @@ class ManyToMany(nn.Module):
     def forward(self, x):
         hidden, _ = self.rnn(x)  # (T, B, D*H)
         return self.output_layer(hidden)  # (T, B, O)
-
-
-class CharRNN(nn.Module):
-    """A character-level language model: embedding -> :class:`RNN` -> linear over the vocabulary.
-
-    forward(tokens (T, B) long, h0 (L, B, H) or None) -> logits (T, B, V), h_n (L, B, H);
-    unbatched tokens (T,) give (T, V), (L, H). :meth:`sample` generates text.
-    Proved by test_char_rnn_forward_matches_manual_composition.
-    """
-
-    def __init__(
-        self, vocab_size, embedding_dim, hidden_size, num_layers=1, nonlinearity="tanh", dropout=0.0
-    ):
-        super().__init__()
-        _check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim)
-        self.vocab_size = vocab_size
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.rnn = RNN(embedding_dim, hidden_size, num_layers, nonlinearity, dropout=dropout)
-        self.output_layer = nn.Linear(hidden_size, vocab_size)
-
-    def forward(self, tokens, h0=None):
-        hidden, h_n = self.rnn(self.embedding(tokens), h0)  # (T, B, E) -> (T, B, H)
-        return self.output_layer(hidden), h_n  # (T, B, V), (L, B, H)
-
-    @torch.no_grad()
-    def sample(self, prefix_ids, length, temperature=1.0, generator=None):
-        """Read ``prefix_ids``, then draw ``length`` more ids; returns prefix + new ids (a list).
-
-        Each id is drawn with ``torch.multinomial(softmax(logits / temperature), generator=...)``;
-        the hidden state carries over from the prefix (warm start), so nothing is re-read.
-        Deterministic given a seeded ``torch.Generator`` (on any device: the probabilities move
-        to the generator's device). Runs in eval mode (no dropout) and restores the mode.
-        Proved by test_char_rnn_sample_matches_rereading_loop.
-        """
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0; got {temperature!r}")
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise ValueError(f"length must be an integer >= 0; got {length!r}")
-        device = self.output_layer.weight.device
-        prefix = torch.as_tensor(prefix_ids, dtype=torch.long, device=device)
-        if prefix.dim() != 1 or prefix.numel() == 0:
-            raise ValueError(
-                f"prefix_ids must be a non-empty 1-D sequence of ids (P,); got shape {tuple(prefix.shape)}"
-            )
-        if prefix.min() < 0 or prefix.max() >= self.vocab_size:
-            raise ValueError(
-                f"prefix_ids must lie in [0, {self.vocab_size}); got {prefix.tolist()}"
-            )
-
-        was_training = self.training
-        self.eval()
-        ids = prefix.tolist()
-        logits, h = self(prefix.unsqueeze(1))  # (P, 1, V), (L, 1, H)
-        for _ in range(length):
-            probs = F.softmax(logits[-1, 0] / temperature, dim=-1)  # (V,)
-            if generator is not None:
-                probs = probs.to(generator.device)
-            next_id = torch.multinomial(probs, 1, generator=generator).to(device)  # (1,)
-            ids.append(int(next_id))
-            logits, h = self(next_id.view(1, 1), h)  # (1, 1, V)
-        self.train(was_training)
-        return ids
-
-
-class CharLM(nn.Module):
-    """A character-level language model over a given recurrent layer: embedding -> layer -> linear.
-
-    ``CharLM(V, E, LSTM(E, H))`` is a char-LSTM, ``CharLM(V, E, GRU(E, H))`` a char-GRU; with
-    ``RNN(E, H)`` it computes what :class:`CharRNN` computes. The layer must take time-major
-    input (T, B, E) and a state, return ``(output (T, B, H), state)`` and have ``hidden_size``
-    (any of coursekit's or torch's RNN, LSTM and GRU). forward(tokens (T, B) long, state or
-    None) -> logits (T, B, V), state (the layer's: h_n, or (h_n, c_n) for an LSTM).
-    Proved by test_char_lm_matches_torch_embedding_layer_linear.
-    """
-
-    def __init__(self, vocab_size, embedding_dim, layer):
-        super().__init__()
-        _check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim)
-        if getattr(layer, "batch_first", False):
-            raise ValueError("layer must be time-major (batch_first=False)")
-        self.vocab_size = vocab_size
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.layer = layer
-        self.output_layer = nn.Linear(layer.hidden_size, vocab_size)
-
-    def forward(self, tokens, state=None):
-        hidden, state = self.layer(self.embedding(tokens), state)  # (T, B, E) -> (T, B, H)
-        return self.output_layer(hidden), state  # (T, B, V)
-
-
-POOLINGS = ("last", "mean")
-
-
-class RNNClassifier(nn.Module):
-    """A sentence classifier (多对一, note 003): embed the words, run an :class:`RNN`, pool, score.
-
-    forward(token_ids (B, L) long, mask (B, L) bool or None) -> logits (B, C), the batch and
-    mask of :func:`coursekit.embeddings.pad_batch` (padding at the end, mask True on words).
-    ``pooling="last"`` scores the hidden state after the last word of each sentence, h_{L_b};
-    ``"mean"`` scores the mean of the states over its words, (1/L_b) Σ_t h_t. Padding after
-    the last word never reaches either (the RNN runs forwards), and an empty sentence
-    pools to zeros. Proved by test_rnn_classifier_matches_torch_rnn_on_each_sentence.
-    """
-
-    def __init__(self, vocab_size, embedding_dim, hidden_size, num_classes, pooling="last"):
-        super().__init__()
-        _check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim)
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}; got {pooling!r}")
-        self.pooling = pooling
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.rnn = RNN(embedding_dim, hidden_size, batch_first=True)
-        self.output = nn.Linear(hidden_size, num_classes)
-
-    def forward(self, token_ids, mask=None):
-        if token_ids.dim() != 2:
-            raise ValueError(f"token_ids must be (B, L); got shape {tuple(token_ids.shape)}")
-        if mask is None:
-            mask = torch.ones_like(token_ids, dtype=torch.bool)
-        elif mask.shape != token_ids.shape:
-            raise ValueError(
-                f"mask must have token_ids' shape {tuple(token_ids.shape)}; got {tuple(mask.shape)}"
-            )
-        hidden, _ = self.rnn(self.embedding(token_ids))  # (B, L, E) -> (B, L, H)
-        weights = mask.to(hidden.dtype)  # (B, L)
-        lengths = weights.sum(dim=1)  # (B,)
-        if self.pooling == "mean":
-            sentence = torch.einsum("blh,bl->bh", hidden, weights) / lengths.clamp(min=1)[:, None]
-        else:
-            last = (lengths.long() - 1).clamp(min=0)  # (B,) index of each sentence's last word
-            sentence = hidden[torch.arange(len(last)), last] * (lengths > 0)[:, None]  # (B, H)
-        return self.output(sentence)  # (B, C)

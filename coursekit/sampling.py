@@ -6,6 +6,9 @@ from the tempered distribution, optionally restricted to the ``top_k`` largest l
 (Eq. (1.13)). Randomness comes only from an explicit ``torch.Generator``, so a seeded
 generator gives the same text every time. :func:`perplexity_from_logits` and
 :func:`bits_per_token` score a model on held-out text, Eqs. (1.6) and (1.7).
+:func:`generate` is the one generation loop: every language model of the course
+(``NGramModel``, ``MLPLanguageModel``, ``CharRNN``, ``CharLM``) has a ``generate(prefix, length,
+*, temperature, top_k, generator) -> list[int]`` method that gives it a step function.
 :func:`fill_template` samples text of a fixed form (a five-character quatrain,
 ``WUJUE_TEMPLATE``) from any model that gives next-token logits.
 
@@ -35,10 +38,13 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from coursekit._checks import check_nonnegative_int, check_positive_int
+
 __all__ = [
     "SLOT",
     "WUJUE_TEMPLATE",
     "bits_per_token",
+    "check_prefix",
     "fill_template",
     "generate",
     "greedy",
@@ -75,8 +81,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     logits (..., V) -> (..., V). Ties at the k-th value are all kept (so a row may keep more
     than k entries when logits are equal). ``k >= V`` keeps everything.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"top_k must be an integer >= 1; got {k!r}")
+    check_positive_int(top_k=k)
     if k >= logits.shape[-1]:
         return logits
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1), the k-th largest
@@ -114,6 +119,30 @@ def sample_next(
     return ids.reshape(probs.shape[:-1])
 
 
+def check_prefix(prefix, vocab_size: int, min_length: int = 1) -> list[int]:
+    """A generation prefix (ids, a sequence or 1-D tensor) -> list[int], each in [0, V).
+
+    ``min_length`` is how many ids the model needs to start (1 for a recurrent model, its
+    context size for a window model, 0 for an n-gram model, which pads with ``<s>``).
+    """
+    try:
+        ids = torch.as_tensor(prefix)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"prefix must be a sequence of ids; got {type(prefix).__name__}") from None
+    if ids.dim() == 1 and ids.numel() == 0:
+        ids = ids.long()  # [] reads as float
+    if ids.dim() != 1 or len(ids) < min_length:
+        raise ValueError(
+            f"prefix must be a 1-D sequence of at least {min_length} ids (P,); "
+            f"got shape {tuple(ids.shape)}"
+        )
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise ValueError(f"prefix must hold integer ids; got {ids.dtype}")
+    if len(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"prefix ids must lie in [0, {vocab_size}); got {ids.tolist()}")
+    return ids.tolist()
+
+
 Step = Callable[[list[int], object], tuple[torch.Tensor, object]]
 
 
@@ -136,8 +165,7 @@ def generate(
     there). When ``stop_id`` is drawn, generation ends and ``stop_id`` is not returned. The
     prefix is not part of the result.
     """
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be an integer >= 0; got {length!r}")
+    check_nonnegative_int(length=length)
     out: list[int] = []
     if length == 0:
         return out

@@ -35,9 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coursekit._checks import check_positive_int
 from coursekit.gru import GRU
 from coursekit.lstm import LSTM
-from coursekit.rnn import _check_positive
 
 __all__ = ["TCN", "TCNGRU", "TCNLSTM", "CausalConv1d", "TemporalBlock"]
 
@@ -60,7 +60,7 @@ class CausalConv1d(nn.Conv1d):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, dilation=1):
-        _check_positive(kernel_size=kernel_size, dilation=dilation)
+        check_positive_int(kernel_size=kernel_size, dilation=dilation)
         super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
         self.left_padding = (kernel_size - 1) * dilation
 
@@ -114,9 +114,9 @@ class TCN(nn.Module):
         channels = list(channels)
         if not channels:
             raise ValueError("channels must list at least one block's channel count; got []")
-        _check_positive(input_size=input_size, kernel_size=kernel_size)
+        check_positive_int(input_size=input_size, kernel_size=kernel_size)
         for c in channels:
-            _check_positive(channels=c)
+            check_positive_int(channels=c)
         self.input_size, self.channels, self.kernel_size = input_size, channels, kernel_size
         sizes = [input_size, *channels]
         self.blocks = nn.ModuleList(
@@ -144,7 +144,7 @@ class _TCNRecurrent(nn.Module):
         self, input_size, tcn_channels, hidden_size, output_size, kernel_size=2, dropout=0.0
     ):
         super().__init__()
-        _check_positive(output_size=output_size)
+        check_positive_int(output_size=output_size)
         self.input_size = input_size
         self.tcn = TCN(input_size, tcn_channels, kernel_size, dropout)
         self.recurrent = self.recurrent_class(self.tcn.channels[-1], hidden_size)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 import tqdm
 
+from coursekit._checks import check_ids, check_positive, check_positive_int
 from coursekit.data import batchify, bptt_windows, random_windows
 
 __all__ = ["History", "evaluate_language_model", "train_language_model"]
@@ -52,38 +53,11 @@ class History:
         return [loss / math.log(2) for loss in self.valid_loss]
 
 
-def _check_ids(name: str, ids: torch.Tensor, min_length: int) -> None:
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
-        got = (
-            f"{tuple(ids.shape)} {ids.dtype}"
-            if isinstance(ids, torch.Tensor)
-            else type(ids).__name__
-        )
-        raise ValueError(f"{name} must be a 1-D LongTensor of token ids; got {got}")
-    if len(ids) < min_length:
-        raise ValueError(f"{name} needs at least {min_length} tokens; got {len(ids)}")
-
-
-def _check_positive(**values: float | None) -> None:
-    for name, value in values.items():
-        if value is not None and not value > 0:
-            raise ValueError(f"{name} must be positive; got {value!r}")
-
-
 def _logits_and_state(output):
     """Split a model's output into (logits (T, B, V), state or None)."""
     if isinstance(output, tuple):
         return output[0], output[1]
     return output, None
-
-
-def _detach(state):
-    """Cut the graph behind a state (a tensor, or a tuple of tensors as an LSTM returns)."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    return tuple(_detach(s) for s in state)
 
 
 def _loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -104,8 +78,8 @@ def evaluate_language_model(
     the result is the loss of one pass over the whole text. The model is put in eval mode and
     restored to its previous mode afterwards.
     """
-    _check_positive(seq_len=seq_len, batch_size=batch_size)
-    _check_ids("ids", ids, min_length=2 * batch_size)
+    check_positive_int(seq_len=seq_len, batch_size=batch_size)
+    check_ids("ids", ids, min_length=2 * batch_size)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -147,18 +121,15 @@ def train_language_model(
     of the train loss and the latest validation loss.
     Tensors go to the device of the model's parameters. The same seeds give the same history.
     """
-    _check_positive(
-        steps=steps,
-        seq_len=seq_len,
-        batch_size=batch_size,
-        lr=lr,
-        clip=clip,
-        eval_every=eval_every,
-        eval_batch_size=eval_batch_size,
+    check_positive_int(
+        steps=steps, seq_len=seq_len, batch_size=batch_size, eval_batch_size=eval_batch_size
     )
-    _check_ids("train_ids", train_ids, min_length=seq_len + 1)
+    if eval_every is not None:
+        check_positive_int(eval_every=eval_every)
+    check_positive(lr=lr, clip=clip)
+    check_ids("train_ids", train_ids, min_length=seq_len + 1)
     if valid_ids is not None:
-        _check_ids("valid_ids", valid_ids, min_length=2 * eval_batch_size)
+        check_ids("valid_ids", valid_ids, min_length=2 * eval_batch_size)
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
     eval_every = eval_every or max(1, steps // 10)

@@ -268,19 +268,6 @@ def test_tune_k_rejects_a_negative_candidate():
         tune_k(NGramModel(2).fit(TEXT), "abra", (1.0, -0.5))
 
 
-def test_generate_is_deterministic_and_only_uses_the_vocabulary():
-    model = NGramModel(3, k=0.1).fit(TEXT)
-    first = model.generate(30, torch.Generator().manual_seed(0), prefix="ab")
-    second = model.generate(30, torch.Generator().manual_seed(0), prefix="ab")
-    assert first == second and len(first) <= 30
-    assert set(first) <= set(TEXT) | {"\ufffd"}
-
-
-def test_generate_without_smoothing_follows_the_only_continuation():
-    model = NGramModel(2, k=0.0).fit("abcd")
-    assert model.generate(10, torch.Generator().manual_seed(0)) == "abcd"
-
-
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="level must be one of"):
         NGramModel(2, level="byte")

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from coursekit import ElmanRNN, random_truncation_lengths, seed_everything, stream_train
-from coursekit.bptt import truncated_bptt_step
+from coursekit.truncated_bptt import truncated_bptt_step
 from tools.experiments.log import rounded, run_seeds
 
 CONFIG = {"delay": 6, "hidden_size": 16, "steps": 3000, "batch": 16, "lr": 1e-2, "mean_length": 4}

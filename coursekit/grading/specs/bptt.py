@@ -1,4 +1,5 @@
-"""Grading specs for assignment 3, backpropagation through time: two functions of coursekit.bptt.
+"""Grading specs for assignment 3, backpropagation through time: ``elman_backward``
+(coursekit.bptt) and ``truncated_bptt_gradients`` (coursekit.truncated_bptt).
 
 Both return gradients, so their own gradients are not compared (``gradients=False``): the
 values are. ``elman_backward`` is BPTT by hand, so calling autograd in it is calling an
@@ -97,7 +98,7 @@ FUNCTION_SPECS = [
     ),
     FunctionSpec(
         "truncated_bptt_gradients",
-        "coursekit.bptt:truncated_bptt_gradients",
+        "coursekit.truncated_bptt:truncated_bptt_gradients",
         _truncated_bptt_cases,
         TRUNCATION_FORBIDDEN,
         gradients=False,
