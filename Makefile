@@ -36,6 +36,7 @@ book: $(STAMP) $(MATHJAX)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the architecture: pyproject.toml's [tool.importlinter] contracts
 
 # The browser test (tests/book/test_browser.py) needs Debian's Chromium, its driver and a CJK
 # font (Chinese in figures and pages). Installed here when missing; never skipped.

@@ -70,12 +70,11 @@ from pathlib import Path
 
 import numpy as np
 
-import coursekit
 from coursekit.grading.outcomes import bounded
 
 RUNNER = Path(__file__).with_name("sandbox_main.py")
 EVALUATE = Path(__file__).with_name("evaluate.py")
-PACKAGE_DIR = Path(coursekit.__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the coursekit package
 OUTPUT_TAIL = 4000  # bytes of the student's printing kept for messages
 REPORT_BYTES = 64 << 20  # the most a report may be
 ERROR_CHARS = 500  # of each error message kept
