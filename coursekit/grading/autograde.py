@@ -8,9 +8,8 @@ so an interrupted run loses nothing and a rerun grades only what is missing. At 
 results go into an nbgrader gradebook (``nbgrader export`` and formgrader read it), a
 ``grades.csv`` and a figure of the score distribution per question.
 
-Accepted layouts for SUBMISSIONS: nbgrader's ``submitted/`` tree
-(``<student>/<assignment>/<assignment>.ipynb``), a folder of notebooks named by student
-(``alice.ipynb``, ``alice_02_recurrent_networks.ipynb``), or a zip of either.
+Which layouts SUBMISSIONS may have, and how a file name becomes a student id: see
+:mod:`coursekit.grading.submissions`.
 """
 
 from __future__ import annotations
@@ -19,165 +18,32 @@ import csv
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
-import stat
 import sys
 import tempfile
 import time
 import warnings
-import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from coursekit.grading.checks import judge_notebook
 from coursekit.grading.notebook import graded_cells, read_notebook
-from coursekit.grading.outcomes import Status, bounded, csv_safe, safe_student_id
+from coursekit.grading.outcomes import Status, bounded, csv_safe
 from coursekit.grading.release import ensure_tools_on_path, run_nbgrader
 from coursekit.grading.sandbox import SandboxUnavailable, sandbox_problem
+from coursekit.grading.submissions import Submission, discover
 
-__all__ = ["Submission", "discover", "grade_class", "grade_submission", "write_gradebook"]
+__all__ = ["grade_class", "grade_submission", "write_gradebook"]
 
 UNISOLATED_WARNING = (
     "WARNING: --no-isolation: student code runs WITHOUT the OS sandbox, as your own user, "
     "behind a Python audit hook only; it can read and write what you can. grades.csv records "
     "isolation 'none' for every submission graded this way."
 )
-
-
-@dataclass
-class Submission:
-    student: str  # made safe once, at discovery (outcomes.safe_student_id)
-    path: str | None  # the private staged copy; None when the student handed in no notebook
-    problem: str = ""  # what discovery noticed (a wrong file name, a missing notebook)
-    original: str | None = None  # where it was found (feedback shows the student's cells)
-    sha256: str = ""  # of the staged copy, taken at discovery, before any student code ran
-    data: bytes | None = None  # the staged bytes, sent along to graders on other machines
-
-
-MAX_SUBMISSION_BYTES = 20 << 20
-MAX_ZIP_BYTES = 2 << 30
-
-
-# -- finding the submissions ----------------------------------------------------------------------
-
-
-def _safe_extract(archive: Path, target: Path) -> Path:
-    """Unzip without letting a member escape ``target`` (no absolute paths, no ``..``)."""
-    with zipfile.ZipFile(archive) as zf:
-        members = zf.infolist()
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise ValueError(f"{archive.name} unpacks to more than {MAX_ZIP_BYTES >> 30} GiB")
-        for member in members:
-            destination = (target / member.filename).resolve()
-            if not str(destination).startswith(str(target.resolve()) + os.sep):
-                raise ValueError(f"{archive.name} holds an unsafe path: {member.filename}")
-        zf.extractall(target)
-    entries = [p for p in target.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else target
-
-
-def _student_from_filename(stem: str, assignment: str) -> str:
-    """``alice_02_recurrent_networks`` -> ``alice`` (LMS downloads put the student first)."""
-    student = stem.replace(assignment, "")
-    return re.sub(r"[\s_\-.]+$|^[\s_\-.]+", "", student) or stem
-
-
-def _read_regular(path: Path) -> bytes:
-    """The bytes of a regular file, never through a link, at most MAX_SUBMISSION_BYTES."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path.name} is not a regular file")
-        if info.st_size > MAX_SUBMISSION_BYTES:
-            raise ValueError(f"{path.name} is larger than {MAX_SUBMISSION_BYTES >> 20} MiB")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(MAX_SUBMISSION_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_SUBMISSION_BYTES:
-        raise ValueError(f"{path.name} is larger than {MAX_SUBMISSION_BYTES >> 20} MiB")
-    return data
-
-
-def _found(submissions: Path, assignment: str) -> list[tuple[str, Path | None, str]]:
-    """(raw student id, notebook or None, problem) for each entry of the submissions folder."""
-    expected = f"{assignment}.ipynb"
-    found = []
-    for entry in sorted(submissions.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_symlink():
-            found.append((entry.name.removesuffix(".ipynb"), None, f"{entry.name} is a link"))
-        elif entry.is_dir():  # nbgrader's tree: <student>/<assignment>/<notebook>
-            folder = entry / assignment
-            folder = folder if folder.is_dir() and not folder.is_symlink() else entry
-            notebooks = sorted(folder.glob("*.ipynb"))
-            if (folder / expected) in notebooks:
-                found.append((entry.name, folder / expected, ""))
-            elif len(notebooks) == 1:
-                problem = f"the notebook is named {notebooks[0].name}; expected {expected}"
-                found.append((entry.name, notebooks[0], problem))
-            else:
-                what = "no notebook" if not notebooks else f"{len(notebooks)} notebooks"
-                found.append((entry.name, None, f"{what} found; expected {expected}"))
-        elif entry.suffix == ".ipynb":
-            found.append((_student_from_filename(entry.stem, assignment), entry, ""))
-        else:
-            student = _student_from_filename(entry.stem, assignment)
-            found.append((student, None, f"{entry.name} is not a notebook (.ipynb)"))
-    return found
-
-
-def discover(submissions: Path, assignment: str, scratch: Path) -> list[Submission]:
-    """The submissions under ``submissions`` (a folder or a zip), one per student.
-
-    Each notebook is copied into a private staging folder under ``scratch`` and hashed now,
-    before any student code runs; grading reads only the staged copy. Student ids are made
-    safe here (letters, digits, ``_.-``), and ids that collide get a suffix and a note.
-    """
-    if submissions.is_file() and zipfile.is_zipfile(submissions):
-        submissions = _safe_extract(submissions, scratch / "unzipped")
-    if not submissions.is_dir():
-        raise ValueError(f"{submissions} is neither a folder nor a zip of submissions")
-    staging = scratch / "staging"
-    staging.mkdir(mode=0o700)
-    result: list[Submission] = []
-    taken: set[str] = set()
-    for raw, notebook, problem in _found(submissions, assignment):
-        student = safe_student_id(raw)
-        if student != raw:
-            problem = "; ".join(
-                x for x in [problem, f"student id {bounded(raw, 80)!r} made safe"] if x
-            )
-        if student in taken:
-            n = 2
-            while f"{student}_{n}" in taken:
-                n += 1
-            student = f"{student}_{n}"
-            problem = "; ".join(x for x in [problem, "a second submission under this id"] if x)
-        taken.add(student)
-        if notebook is None:
-            result.append(Submission(student, None, problem))
-            continue
-        try:
-            data = _read_regular(notebook)
-        except (OSError, ValueError) as exc:
-            reason = bounded(exc, 200)
-            result.append(Submission(student, None, reason))
-            continue
-        staged = staging / f"{student}.ipynb"
-        staged.write_bytes(data)
-        os.chmod(staged, 0o600)
-        digest = hashlib.sha256(data).hexdigest()
-        result.append(Submission(student, str(staged), problem, str(notebook), digest))
-    return result
 
 
 # -- grading one ------------------------------------------------------------------------------------

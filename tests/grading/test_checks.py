@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from coursekit.grading import harness
-from coursekit.grading.checks import ReferenceUsed, check_function, compare_arrays, find_forbidden
+from coursekit.grading.checks import ReferenceUsed, check_function, compare_arrays
 from coursekit.grading.specs import SPECS, spec_for
+from coursekit.grading.static import find_forbidden
 from tests.grading.course import correct_answers, source_notebook
 from tests.grading.variants import ASSIGNMENTS
 

@@ -11,7 +11,8 @@ import pytest
 
 from coursekit.grading.autograde import write_grades_csv
 from coursekit.grading.outcomes import bounded, csv_safe, safe_student_id
-from coursekit.grading.sandbox import MAX_ELEMENTS, Call, _decode_arrays, _read_lines, _State
+from coursekit.grading.report import MAX_ELEMENTS, ReportState, decode_arrays, read_lines
+from coursekit.grading.sandbox import Call
 
 
 @pytest.mark.parametrize("text", ["=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx"])
@@ -77,7 +78,7 @@ def _array(values: np.ndarray, **override) -> dict:
 
 def test_a_well_formed_array_is_decoded():
     values = np.arange(6.0).reshape(2, 3)
-    decoded = _decode_arrays({"o0": _array(values), "n": _array(np.asarray(1))})
+    decoded = decode_arrays({"o0": _array(values), "n": _array(np.asarray(1))})
     np.testing.assert_array_equal(decoded["o0"], values)
     assert int(decoded["n"]) == 1
 
@@ -96,18 +97,18 @@ def test_a_well_formed_array_is_decoded():
 )
 def test_a_malformed_array_is_refused_before_it_is_decoded(entry, why):
     with pytest.raises(Exception, match=why):
-        _decode_arrays({"o0": entry})
+        decode_arrays({"o0": entry})
 
 
 def test_too_many_elements_over_all_arrays_are_refused():
     half = np.zeros(MAX_ELEMENTS // 2 + 1, dtype=bool)
     with pytest.raises(ValueError, match="elements"):
-        _decode_arrays({"o0": _array(half), "o1": _array(half)})
+        decode_arrays({"o0": _array(half), "o1": _array(half)})
 
 
-def _state() -> _State:
+def _state() -> ReportState:
     call = Call("f-0", "f", [], {}, {}, None)
-    return _State(cells={0, 1}, calls={"f-0": call})
+    return ReportState(cells={0, 1}, calls={"f-0": call})
 
 
 @pytest.mark.parametrize(
@@ -125,7 +126,7 @@ def _state() -> _State:
     ],
 )
 def test_a_line_outside_the_schema_makes_the_report_invalid(line):
-    assert "invalid" in _read_lines([line], _state())
+    assert "invalid" in read_lines([line], _state())
 
 
 def test_the_first_word_on_a_call_stands_and_errors_are_bounded():
@@ -133,7 +134,7 @@ def test_the_first_word_on_a_call_stands_and_errors_are_bounded():
     error = {"type": "RuntimeError", "message": "RuntimeError: " + "x" * 10000}
     lines = [json.dumps({"call": "f-0", "error": error}).encode()]
     lines.append(json.dumps({"call": "f-0", "arrays": {}}).encode())
-    assert _read_lines(lines, state) is None
+    assert read_lines(lines, state) is None
     assert "f-0" not in state.outputs and len(state.errors["f-0"]) <= 500
 
 
