@@ -9,9 +9,10 @@
 # | 1 | `elman_backward` — every gradient of an Elman RNN, by hand, Eqs. (3.2)–(3.4) | 4 |
 # | 2 | `truncated_bptt_gradients` — the gradients of every update of BPTT(k1, k2), Eq. (3.8) | 3 |
 #
-# **How it is graded.** Each function keeps the name and signature of its twin in
-# `coursekit.bptt`. The visible tests below each part check shapes, a case small enough to work
-# out by hand and, for part 1, agreement with autograd on one random case. When you submit,
+# **How it is graded.** Each function keeps the name and signature of its twin in coursekit
+# (`coursekit.bptt.elman_backward`, `coursekit.truncated_bptt.truncated_bptt_gradients`).
+# The visible tests below each part check shapes, a case small enough to work out by hand
+# and, for part 1, agreement with autograd on one random case. When you submit,
 # hidden tests compare your function with the reference on random float64 inputs, including
 # the edge cases (a sequence of length 1, a batch of 1, no bias, `relu`, a long sequence, no
 # gradient at the last state, and for part 2 every kind of truncation schedule). A function
