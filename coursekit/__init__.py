@@ -25,6 +25,16 @@ from coursekit.clipping import (
 )
 from coursekit.data import load_rt_polarity, rt_polarity_split
 from coursekit.device import default_device, seed_everything
+from coursekit.dropout import (
+    DropoutGRU,
+    DropoutLSTM,
+    DropoutMasks,
+    DropoutRNN,
+    LockedDropout,
+    dropout_mask,
+    embedding_dropout,
+    locked_dropout_mask,
+)
 from coursekit.embeddings import (
     CBOW,
     BagOfNGrams,
@@ -38,6 +48,15 @@ from coursekit.embeddings import (
     train_classifier,
 )
 from coursekit.gru import GRU, GRUCell, gru_cell_step, gru_forward, gru_forward_fast
+from coursekit.layernorm import LayerNorm, layer_norm, layer_norm_backward, layer_norm_forward
+from coursekit.layernorm_rnn import (
+    LayerNormGRU,
+    LayerNormGRUCell,
+    LayerNormLSTM,
+    LayerNormLSTMCell,
+    layer_norm_gru_step,
+    layer_norm_lstm_step,
+)
 from coursekit.lstm import (
     LSTM,
     LSTMCell,
@@ -155,6 +174,26 @@ __all__ = [
     "lstm_forward",
     "lstm_forward_fast",
     "peephole_lstm_step",
+    # chapter 6: coursekit.dropout
+    "DropoutGRU",
+    "DropoutLSTM",
+    "DropoutMasks",
+    "DropoutRNN",
+    "LockedDropout",
+    "dropout_mask",
+    "embedding_dropout",
+    "locked_dropout_mask",
+    # chapter 7: coursekit.layernorm, coursekit.layernorm_rnn
+    "LayerNorm",
+    "LayerNormGRU",
+    "LayerNormGRUCell",
+    "LayerNormLSTM",
+    "LayerNormLSTMCell",
+    "layer_norm",
+    "layer_norm_backward",
+    "layer_norm_forward",
+    "layer_norm_gru_step",
+    "layer_norm_lstm_step",
     # chapter 1: coursekit.sampling, coursekit.ngram, coursekit.mlp_lm, coursekit.embeddings,
     # coursekit.data
     "BagOfNGrams",
