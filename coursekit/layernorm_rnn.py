@@ -81,7 +81,7 @@ def layer_norm_lstm_step(
     bias_ih, bias_hh (4H,) or None; each norm_* a pair (γ, β), (4H,) each for norm_ih and
     norm_hh, (H,) for norm_cell (None for none) -> (h, c), each (B, H); c is the unnormalised
     cell. torch has no LN-LSTM: tests compare it with a per-gate formula and gradcheck
-    (test_layer_norm_lstm_cell_matches_per_gate_formula, ..._step_passes_gradcheck).
+    (test_layer_norm_lstm_cell_matches_per_gate_formula, test_layer_norm_lstm_step_passes_gradcheck).
     """
     h_prev, c_prev = state
     z = _norm_last(F.linear(x, weight_ih), *norm_ih, eps)  # (B, 4H)
@@ -102,7 +102,7 @@ def layer_norm_gru_step(
 
     x (B, I), h_prev (B, H), weight_ih (3H, I), weight_hh (3H, H), biases (3H,) or None,
     norm_ih, norm_hh pairs (γ, β) of (3H,) each -> h (B, H). Tests:
-    test_layer_norm_gru_cell_matches_per_gate_formula, ..._step_passes_gradcheck.
+    test_layer_norm_gru_cell_matches_per_gate_formula, test_layer_norm_gru_step_passes_gradcheck.
     """
     a = _norm_last(F.linear(x, weight_ih), *norm_ih, eps)  # (B, 3H)
     u = _norm_last(F.linear(h_prev, weight_hh), *norm_hh, eps)  # (B, 3H)

@@ -1,7 +1,21 @@
-"""Shared test set-up."""
+"""Shared test set-up: the seed and thread fixture, the ``gpu`` marker (registered in
+pyproject.toml) skipped without CUDA, the ``products`` fixture."""
+
+import math
 
 import pytest
 import torch
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip every test marked ``gpu`` where torch sees no CUDA device (``pytest -m gpu``
+    selects them)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +29,24 @@ def _seed_and_one_thread():
     yield
     torch.set_num_threads(threads)
     torch.set_default_dtype(dtype)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(
+            "onednn",
+            marks=pytest.mark.skipif(
+                not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN"
+            ),
+        ),
+        "torch.mm",
+    ]
+)
+def products(request, monkeypatch):
+    """Run the fused kernels' float32 CPU products through oneDNN at any size, or never (the
+    two branches of coursekit._fused)."""
+    import coursekit._fused  # here, so that a test run that never asks for it never imports it
+
+    threshold = 0 if request.param == "onednn" else math.inf
+    monkeypatch.setattr(coursekit._fused, "_ONEDNN_MIN_MACS", threshold)
+    return request.param

@@ -29,12 +29,13 @@ from coursekit import (
     spectral_bound,
     step_jacobians,
     stream_train,
+    truncated_bptt_gradients,
     truncated_bptt_step,
 )
-from coursekit.bptt import truncated_bptt_gradients
+from tests.torch_compare import TOLERANCE, raises_table, zeros
 
 I, H = 4, 5  # noqa: E741 (the glossary's names)
-EXACT = {"atol": 1e-10, "rtol": 0.0}
+EXACT = TOLERANCE[torch.float64]
 GRAD_KEYS = ["x", "h0", "weight_ih", "weight_hh", "bias_ih", "bias_hh"]
 
 
@@ -374,10 +375,32 @@ def test_expected_truncation_length_with_a_cap_is_the_sum_of_tail_probabilities(
     assert expected_truncation_length(m) == m
 
 
-def test_random_truncation_lengths_are_reproducible_and_mean_one_means_one_step():
+@pytest.mark.parametrize(("mean_length", "max_length"), [(4.0, None), (4.0, 3)])
+def test_random_truncation_lengths_follow_the_geometric_law(mean_length, max_length):
+    # P(L = k) = (1-π)^(k-1) π for k = 1, 2, ...; with a cap M, P(L = M) = P(L >= M) = (1-π)^(M-1)
+    num, pi = 40_000, 1 / mean_length
+    lengths = random_truncation_lengths(
+        mean_length, num, torch.Generator().manual_seed(11), max_length=max_length
+    )
+    for k in range(1, (max_length or 6) + 1):
+        p = (1 - pi) ** (k - 1) * (1 if k == max_length else pi)
+        frequency = float((lengths == k).double().mean())
+        # five standard errors of a frequency: a false failure has probability below 1e-5
+        assert abs(frequency - p) < 5 * math.sqrt(p * (1 - p) / num), k
+
+
+def test_random_truncation_lengths_draw_from_the_generator_alone():
+    torch.manual_seed(1)
     first = random_truncation_lengths(6, 50, torch.Generator().manual_seed(1))
+    torch.manual_seed(2)  # the global generator must not matter
     again = random_truncation_lengths(6, 50, torch.Generator().manual_seed(1))
     assert torch.equal(first, again)
+    assert not torch.equal(
+        first, random_truncation_lengths(6, 50, torch.Generator().manual_seed(2))
+    )
+
+
+def test_random_truncation_lengths_with_mean_one_are_single_steps():
     ones = random_truncation_lengths(1, 50, torch.Generator().manual_seed(1))
     assert ones.tolist() == [1] * 50
 
@@ -386,78 +409,72 @@ def test_random_truncation_lengths_are_reproducible_and_mean_one_means_one_step(
 # errors for people
 
 
-def _zeros(*shape):
-    return torch.zeros(shape, dtype=torch.float64)
-
-
 def _cache():
-    return elman_forward(_zeros(3, 2, I), _zeros(2, H), _zeros(H, I), _zeros(H, H))[1]
+    return elman_forward(zeros(3, 2, I), zeros(2, H), zeros(H, I), zeros(H, H))[1]
 
 
 ERROR_CASES = {
     "forward-x-rank": (
-        lambda: elman_forward(_zeros(3, I), _zeros(2, H), _zeros(H, I), _zeros(H, H)),
+        lambda: elman_forward(zeros(3, I), zeros(2, H), zeros(H, I), zeros(H, H)),
         r"x must be \(T, B, I\) with T >= 1; got \(3, 4\)",
     ),
     "forward-empty": (
-        lambda: elman_forward(_zeros(0, 2, I), _zeros(2, H), _zeros(H, I), _zeros(H, H)),
+        lambda: elman_forward(zeros(0, 2, I), zeros(2, H), zeros(H, I), zeros(H, H)),
         r"x must be \(T, B, I\) with T >= 1; got \(0, 2, 4\)",
     ),
     "forward-h0": (
-        lambda: elman_forward(_zeros(3, 2, I), _zeros(3, H), _zeros(H, I), _zeros(H, H)),
+        lambda: elman_forward(zeros(3, 2, I), zeros(3, H), zeros(H, I), zeros(H, H)),
         r"h0 must be \(B, H\) = \(2, 5\) for x \(3, 2, 4\); got \(3, 5\)",
     ),
     "forward-weight-ih": (
-        lambda: elman_forward(_zeros(3, 2, I), _zeros(2, H), _zeros(I, H), _zeros(H, H)),
+        lambda: elman_forward(zeros(3, 2, I), zeros(2, H), zeros(I, H), zeros(H, H)),
         r"weight_ih must be \(H, I\) = \(5, 4\) for x \(3, 2, 4\); got \(4, 5\)",
     ),
     "forward-weight-hh": (
-        lambda: elman_forward(_zeros(3, 2, I), _zeros(2, H), _zeros(H, I), _zeros(H, H + 1)),
+        lambda: elman_forward(zeros(3, 2, I), zeros(2, H), zeros(H, I), zeros(H, H + 1)),
         r"weight_hh must be \(H, H\); got \(5, 6\)",
     ),
     "forward-bias": (
-        lambda: elman_forward(
-            _zeros(3, 2, I), _zeros(2, H), _zeros(H, I), _zeros(H, H), _zeros(H + 1)
-        ),
+        lambda: elman_forward(zeros(3, 2, I), zeros(2, H), zeros(H, I), zeros(H, H), zeros(H + 1)),
         r"bias_ih must be \(H,\) or None = \(5,\) for x \(3, 2, 4\); got \(6,\)",
     ),
     "forward-nonlinearity": (
         lambda: elman_forward(
-            _zeros(3, 2, I), _zeros(2, H), _zeros(H, I), _zeros(H, H), nonlinearity="sigmoid"
+            zeros(3, 2, I), zeros(2, H), zeros(H, I), zeros(H, H), nonlinearity="sigmoid"
         ),
         r"nonlinearity must be 'tanh' or 'relu'; got 'sigmoid'",
     ),
     "backward-grad-output": (
-        lambda: elman_backward(_zeros(2, 2, H), None, _cache()),
+        lambda: elman_backward(zeros(2, 2, H), None, _cache()),
         r"grad_output must be \(T, B, H\) = \(3, 2, 5\); got \(2, 2, 5\)",
     ),
     "backward-grad-h-n": (
-        lambda: elman_backward(_zeros(3, 2, H), _zeros(1, 2, H), _cache()),
+        lambda: elman_backward(zeros(3, 2, H), zeros(1, 2, H), _cache()),
         r"grad_h_n must be \(B, H\) = \(2, 5\) or None; got \(1, 2, 5\)",
     ),
-    "jacobian-norms": (lambda: jacobian_norms(_zeros(3, H, H)), r"\(T, B, H, H\); got \(3, 5, 5\)"),
+    "jacobian-norms": (lambda: jacobian_norms(zeros(3, H, H)), r"\(T, B, H, H\); got \(3, 5, 5\)"),
     "distance-steps": (
-        lambda: gradient_norm_vs_distance(_zeros(H, H), 0),
+        lambda: gradient_norm_vs_distance(zeros(H, H), 0),
         r"steps must be an integer >= 1; got 0",
     ),
     "bound-weight": (
-        lambda: spectral_bound(_zeros(H, I), 1.0, 3),
+        lambda: spectral_bound(zeros(H, I), 1.0, 3),
         r"weight_hh must be \(H, H\); got \(5, 4\)",
     ),
     "k1-above-k2": (
-        lambda: stream_train(None, None, _zeros(4, 1, I), _zeros(4, 1, 3), 3, 2, mse),
+        lambda: stream_train(None, None, zeros(4, 1, I), zeros(4, 1, 3), 3, 2, mse),
         r"k1 must be <= k2 .*got 3 > 2",
     ),
     "k1-zero": (
-        lambda: stream_train(None, None, _zeros(4, 1, I), _zeros(4, 1, 3), 0, 2, mse),
+        lambda: stream_train(None, None, zeros(4, 1, I), zeros(4, 1, 3), 0, 2, mse),
         r"k1 must be an integer >= 1; got 0",
     ),
     "stream-lengths": (
-        lambda: stream_train(None, None, _zeros(4, 1, I), _zeros(3, 1, 3), 2, 2, mse),
+        lambda: stream_train(None, None, zeros(4, 1, I), zeros(3, 1, 3), 2, 2, mse),
         r"same length N >= 1; got 4 and 3",
     ),
     "window-too-long": (
-        lambda: truncated_bptt_step(None, None, _zeros(5, 1, I), _zeros(5, 1, 3), None, 2, 4, mse),
+        lambda: truncated_bptt_step(None, None, zeros(5, 1, I), zeros(5, 1, 3), None, 2, 4, mse),
         r"1 <= W <= k2 = 4; got 5 and 5",
     ),
     "mean-length": (
@@ -475,12 +492,7 @@ ERROR_CASES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("make_error", "message"), list(ERROR_CASES.values()), ids=list(ERROR_CASES)
-)
-def test_bad_input_raises_value_error_naming_the_expected_shape(make_error, message):
-    with pytest.raises(ValueError, match=message):
-        make_error()
+test_bad_input_raises_value_error_naming_the_expected_shape = raises_table(ERROR_CASES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -488,7 +500,6 @@ def test_bad_input_raises_value_error_naming_the_expected_shape(make_error, mess
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_elman_backward_and_the_bound_on_cuda_match_autograd_on_cuda():
     x, h0, weights = elman_inputs(5, 3, True, torch.Generator().manual_seed(8))
     x, h0, weights = x.cuda(), h0.cuda(), [w.cuda() for w in weights]

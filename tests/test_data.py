@@ -6,6 +6,7 @@ or from independent formulations (slicing the input by hand), never from running
 
 import json
 import random
+from collections import Counter
 
 import pytest
 import torch
@@ -188,8 +189,17 @@ def test_vocab_does_not_depend_on_the_order_of_the_text():
     text = load_tiny_shakespeare()[:20_000]
     shuffled = list(text)
     random.Random(0).shuffle(shuffled)
-    assert Vocab(text).itos == Vocab(text).itos == Vocab("".join(shuffled)).itos
-    assert Vocab.from_text(text).stoi == Vocab(text).stoi
+    counts = Counter(text)
+    expected = ["<unk>", *sorted(counts, key=lambda ch: (-counts[ch], ord(ch)))]
+    assert Vocab(text).itos == expected
+    assert Vocab("".join(shuffled)).itos == expected
+
+
+def test_vocab_from_text_takes_the_constructors_arguments():
+    counts = Counter("aaabbc")
+    expected = ["<pad>", "<unk>", *[ch for ch in "abc" if counts[ch] >= 2]]
+    vocab = Vocab.from_text("aaabbc", min_freq=2, specials=("<pad>", "<unk>"))
+    assert vocab.itos == expected and vocab.stoi == {ch: i for i, ch in enumerate(expected)}
 
 
 def test_min_freq_sends_rare_characters_to_unk():
@@ -319,11 +329,15 @@ def test_random_windows_are_crops_with_next_step_targets():
     assert torch.equal(x[1:], x[:-1] + 1)  # each column is one contiguous crop
 
 
-def test_random_windows_repeat_for_the_same_seed():
+def test_random_windows_start_where_torch_randint_on_the_generator_says():
+    # the documented draw: B offsets uniform in 0 .. L - T - 1, from the generator alone
     ids = torch.randint(0, 50, (5000,), generator=torch.Generator().manual_seed(1))
-    first = random_windows(ids, 32, 4, torch.Generator().manual_seed(7))
-    again = random_windows(ids, 32, 4, torch.Generator().manual_seed(7))
-    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    torch.manual_seed(123)  # the global generator must not matter
+    x, y = random_windows(ids, 32, 4, torch.Generator().manual_seed(7))
+    starts = torch.randint(5000 - 32, (4,), generator=torch.Generator().manual_seed(7))
+    for b, start in enumerate(starts.tolist()):
+        assert torch.equal(x[:, b], ids[start : start + 32])
+        assert torch.equal(y[:, b], ids[start + 1 : start + 33])
 
 
 def test_random_windows_on_a_stream_of_exactly_seq_len_plus_one():

@@ -13,14 +13,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coursekit.data import DATA_DIR
-from coursekit.embeddings import (
+from coursekit import (
     CBOW,
-    PAD_INDEX,
     BagOfNGrams,
     DeepCBOW,
     WordVocab,
-    accuracy,
     cbow_forward,
     embed_via_one_hot,
     load_rt_polarity,
@@ -28,9 +25,10 @@ from coursekit.embeddings import (
     one_hot,
     pad_batch,
     rt_polarity_split,
-    tokenize,
     train_classifier,
 )
+from coursekit.data import DATA_DIR
+from coursekit.embeddings import PAD_INDEX, accuracy, tokenize
 
 V, E, C = 9, 4, 3
 
@@ -83,18 +81,24 @@ def test_pad_batch_pads_and_masks():
     ]
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_cbow_forward_matches_per_sentence_formula(reduction):
-    sequences, ids, mask = ragged_batch()
-    embedding = torch.randn(V, E, dtype=torch.float64)
-    weight, bias = torch.randn(C, E, dtype=torch.float64), torch.randn(C, dtype=torch.float64)
+def per_sentence_cbow(sequences, embedding, weight, bias, reduction="mean"):
+    """CBOW one unpadded sentence at a time: the sum (or mean) of its rows, then W s + b."""
     expected = []
     for sentence in sequences:
         total = sum(embedding[i] for i in sentence.tolist())  # (E,)
         s = total / len(sentence) if reduction == "mean" else total
         expected.append(weight @ s + bias)  # (C,)
+    return torch.stack(expected)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cbow_forward_matches_per_sentence_formula(reduction):
+    sequences, ids, mask = ragged_batch()
+    embedding = torch.randn(V, E, dtype=torch.float64)
+    weight, bias = torch.randn(C, E, dtype=torch.float64), torch.randn(C, dtype=torch.float64)
     logits = cbow_forward(ids, mask, embedding, weight, bias, reduction)
-    torch.testing.assert_close(logits, torch.stack(expected), atol=1e-12, rtol=0)
+    expected = per_sentence_cbow(sequences, embedding, weight, bias, reduction)
+    torch.testing.assert_close(logits, expected, atol=1e-12, rtol=0)
 
 
 def test_cbow_forward_ignores_what_is_in_padded_places():
@@ -126,13 +130,12 @@ def test_cbow_forward_rejects_bad_shapes():
         )  # fmt: skip
 
 
-def test_cbow_module_equals_functional_with_its_parameters():
-    _, ids, mask = ragged_batch()
-    model = CBOW(V, E, C)
-    expected = cbow_forward(
-        ids, mask, model.embedding.weight, model.output.weight, model.output.bias
-    )
-    torch.testing.assert_close(model(ids, mask), expected)
+def test_cbow_module_matches_per_sentence_formula_with_its_parameters():
+    sequences, ids, mask = ragged_batch()
+    model = CBOW(V, E, C).double()
+    weights = (model.embedding.weight, model.output.weight, model.output.bias)
+    expected = per_sentence_cbow(sequences, *weights)
+    torch.testing.assert_close(model(ids, mask), expected, atol=1e-12, rtol=0)
 
 
 def test_deep_cbow_matches_formula():

@@ -198,7 +198,6 @@ def test_generate_rejects_bad_arguments_by_name(case):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_recurrent_lm_on_cuda_generates_what_it_generates_on_cpu_from_a_cpu_generator():
     model = recurrent_models()["char-lstm"].double()
     expected = model.generate([1, 2], 10, generator=torch.Generator().manual_seed(0))

@@ -56,6 +56,14 @@ def manual_loss(model, ids):
     return F.cross_entropy(logits[:, 0], ids[1:]).item()
 
 
+def fit(model, ids, valid_ids=None, seed=0, **arguments):
+    """train_language_model without a progress bar, windows drawn from a generator seeded seed."""
+    generator = torch.Generator().manual_seed(seed)
+    return train_language_model(
+        model, ids, valid_ids, generator=generator, progress=False, **arguments
+    )
+
+
 def test_untrained_loss_is_log_vocab_size_when_output_layer_is_zero():
     torch.manual_seed(0)
     model = TinyRNNLM()
@@ -65,17 +73,7 @@ def test_untrained_loss_is_log_vocab_size_when_output_layer_is_zero():
     assert evaluate_language_model(model, ids, seq_len=10, batch_size=4) == pytest.approx(
         math.log(VOCAB), abs=1e-6
     )
-    history = train_language_model(
-        model,
-        ids,
-        ids,
-        steps=1,
-        seq_len=10,
-        batch_size=4,
-        lr=1e-3,
-        generator=torch.Generator().manual_seed(0),
-        progress=False,
-    )
+    history = fit(model, ids, ids, steps=1, seq_len=10, batch_size=4, lr=1e-3)
     assert history.train_loss[0] == pytest.approx(math.log(VOCAB), abs=1e-6)  # before the update
     assert history.valid_loss[0] == pytest.approx(math.log(VOCAB), abs=1e-6)
 
@@ -84,17 +82,7 @@ def test_loss_falls_to_near_zero_on_a_repetitive_text():
     torch.manual_seed(0)
     model = TinyRNNLM()
     ids = repetitive_ids()
-    history = train_language_model(
-        model,
-        ids,
-        ids,
-        steps=150,
-        seq_len=12,
-        batch_size=8,
-        lr=1e-2,
-        generator=torch.Generator().manual_seed(0),
-        progress=False,
-    )
+    history = fit(model, ids, ids, steps=150, seq_len=12, batch_size=8, lr=1e-2)
     assert history.valid_loss[0] > 1.0
     assert history.valid_loss[-1] < 0.05
     assert sum(history.train_loss[-10:]) / 10 < 0.05
@@ -154,8 +142,24 @@ def run(seed, model_seed=0, **overrides):
     return train_language_model(model, random_ids(300), random_ids(100, seed=1), **arguments)
 
 
-def test_same_seeds_give_identical_histories():
-    assert run(seed=3) == run(seed=3)
+def test_train_loss_is_adams_loss_on_crops_drawn_from_the_generator():
+    # the loop written out: B crops at offsets torch.randint draws from the generator, the mean
+    # cross-entropy, one Adam step; the trainer's losses must be these, step by step
+    train_ids = random_ids(300)
+    torch.manual_seed(0)
+    model = TinyRNNLM()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    generator, expected = torch.Generator().manual_seed(3), []
+    for _ in range(20):
+        starts = torch.randint(300 - 8, (4,), generator=generator)
+        crops = torch.stack([train_ids[s : s + 9] for s in starts.tolist()], dim=1)  # (9, B)
+        logits, _ = model(crops[:-1])
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), crops[1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        expected.append(loss.item())
+    assert run(seed=3).train_loss == pytest.approx(expected, abs=1e-6)
 
 
 def test_different_data_seeds_give_different_histories():
@@ -171,16 +175,7 @@ def test_validation_is_recorded_before_training_every_eval_every_steps_and_at_th
 
 def test_without_valid_ids_no_validation_is_recorded():
     torch.manual_seed(0)
-    history = train_language_model(
-        TinyRNNLM(),
-        random_ids(100),
-        steps=3,
-        seq_len=5,
-        batch_size=2,
-        lr=1e-3,
-        generator=torch.Generator().manual_seed(0),
-        progress=False,
-    )
+    history = fit(TinyRNNLM(), random_ids(100), steps=3, seq_len=5, batch_size=2, lr=1e-3)
     assert history.valid_steps == [] and history.valid_loss == []
     assert len(history.train_loss) == 3
 
