@@ -35,6 +35,7 @@ from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.outcomes import Status, bounded, csv_safe
 from coursekit.grading.release import ensure_tools_on_path, run_nbgrader
 from coursekit.grading.sandbox import SandboxUnavailable, sandbox_problem
+from coursekit.grading.student_data import warn_if_not_ignored
 from coursekit.grading.submissions import Submission, discover
 
 __all__ = ["grade_class", "grade_submission", "write_gradebook"]
@@ -61,9 +62,11 @@ def grade_submission(
     cell_timeout: float = 60.0,
     memory_bytes: int = 6 << 30,
     isolation: bool = True,
+    release: str | None = None,
 ) -> dict:
     """Grade one submission on a private copy; returns a JSON-able result. Never raises for it:
-    any exception while judging it, the grader's own included, becomes its outcome."""
+    any exception while judging it, the grader's own included, becomes its outcome.
+    ``release``: the notebook students received (a submission equal to it is ``blank``)."""
     started = time.perf_counter()
     cells = graded_cells(read_notebook(source))
     result = {
@@ -83,7 +86,15 @@ def grade_submission(
         return _finish(result, started)
     try:
         _judge_into(
-            result, submission, source, seed, timeout, cell_timeout, memory_bytes, isolation
+            result,
+            submission,
+            source,
+            seed,
+            timeout,
+            cell_timeout,
+            memory_bytes,
+            isolation,
+            release,
         )
     except SandboxUnavailable as exc:
         result.update(status=Status.CRASHED.value, reason=f"no sandbox on this machine: {exc}")
@@ -96,7 +107,9 @@ def grade_submission(
     return _finish(result, started)
 
 
-def _judge_into(result, submission, source, seed, timeout, cell_timeout, memory_bytes, isolation):
+def _judge_into(
+    result, submission, source, seed, timeout, cell_timeout, memory_bytes, isolation, release
+):
     data = submission.data if submission.data is not None else Path(submission.path).read_bytes()
     if hashlib.sha256(data).hexdigest() != submission.sha256:
         result.update(
@@ -115,6 +128,7 @@ def _judge_into(result, submission, source, seed, timeout, cell_timeout, memory_
             cell_timeout=cell_timeout,
             memory_bytes=memory_bytes,
             isolation=isolation,
+            release_path=release,
         )
     result["points"] = {c.grade_id: c.points for c in verdict.cells}
     result["functions"] = {n: m for c in verdict.cells for n, m in c.functions.items()}
@@ -223,17 +237,20 @@ def grade_class(
         print(UNISOLATED_WARNING, file=sys.stderr)
     results_dir = output / "results" / assignment
     results_dir.mkdir(parents=True, exist_ok=True)
+    warn_if_not_ignored(output / "results", "grades and results")
     run_file = results_dir / "_run.json"
     if seed is None:  # one seed per class, so every student meets the same cases
         seed = (
             json.loads(run_file.read_text())["seed"] if run_file.exists() else secrets.randbits(63)
         )
     _write_json(run_file, {"seed": seed, "assignment": assignment})
+    release = course / "exercises" / assignment / f"{assignment}.ipynb"
     limits = {
         "timeout": timeout,
         "cell_timeout": cell_timeout,
         "memory_bytes": memory_bytes,
         "isolation": isolation,
+        "release": str(release) if release.exists() else None,
     }
 
     with tempfile.TemporaryDirectory(prefix="coursekit-submissions-") as scratch:

@@ -332,6 +332,14 @@ def _sources_reached(name: str, answers: dict[str, str]) -> str:
     return "\n".join(sources)
 
 
+def _as_released(answers: dict[str, str], release_path: str | Path) -> bool:
+    """Whether every answer cell is the released one (whitespace aside)."""
+    released = answer_cells(read_notebook(release_path))
+    return all(
+        answers.get(grade_id, "").split() == text.split() for grade_id, text in released.items()
+    )
+
+
 def judge_notebook(
     submission_path: str | Path,
     source_path: str | Path,
@@ -341,11 +349,14 @@ def judge_notebook(
     cell_timeout: float = 60.0,
     memory_bytes: int = 6 << 30,
     isolation: bool = True,
+    release_path: str | Path | None = None,
 ) -> NotebookVerdict:
     """Grade a submission against the instructor's source notebook, outside any student kernel.
 
     Never raises for a faulty submission: an unreadable notebook, a crash or a timeout is a
     ``status`` and ``reason`` in the verdict and zero points for what could not be checked.
+    With ``release_path`` (the notebook students received), a submission whose every answer
+    cell is as released is ``blank`` and is not run.
     Raises :class:`~coursekit.grading.sandbox.SandboxUnavailable` when ``isolation`` is asked
     for and the OS sandbox cannot run here.
     """
@@ -361,6 +372,13 @@ def judge_notebook(
         verdict.cells = [CellVerdict(g, p, 0.0, dict.fromkeys(n, str(exc))) for g, p, n in cells]
         return verdict
     program, answers, verdict.notes = build_program(source, submission)
+    if release_path is not None and _as_released(answers, release_path):
+        verdict.status = Status.BLANK.value
+        verdict.reason = "every answer cell is as released: nothing was attempted"
+        verdict.cells = [
+            CellVerdict(g, p, 0.0, dict.fromkeys(n, "not attempted")) for g, p, n in cells
+        ]
+        return verdict
 
     calls, expected, problems = [], {}, {}
     for _, _, names in cells:

@@ -2,8 +2,10 @@
 
 ``coursekit feedback ASSIGNMENT`` reads the results that ``coursekit grade`` saved and writes
 ``feedback/<assignment>/<student>.html``. The page shows the student's cells as submitted
-(locked cells as released), each graded part's points and the reason it failed. The hidden
-tests' source never appears: graded cells are shown as their released (stripped) version.
+(locked cells as released), the total, and each graded part's points and the reason it failed,
+in the notebook's order. The hidden tests' source never appears: graded cells are shown as
+their released (stripped) version; nor does the class's seed (with the public course code, a
+student who knew it could compute the hidden cases before resubmitting).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from pathlib import Path
 
 from coursekit.grading.notebook import (
     answer_cells,
+    graded_cells,
     is_answer,
     is_hidden_test,
     nbgrader_metadata,
     read_notebook,
     without_hidden_tests,
 )
+from coursekit.grading.student_data import warn_if_not_ignored
 
 __all__ = ["write_feedback"]
 
@@ -54,7 +58,11 @@ def _cells_shown(source_path: Path, submission_path: str | None) -> list[tuple[s
 def render(result: dict, source_path: Path) -> str:
     e = html.escape
     rows = []
-    for grade_id, maximum in result["max_points"].items():
+    in_order = [g for g, _, _ in graded_cells(read_notebook(source_path))]  # the notebook's order
+    order = [g for g in in_order if g in result["max_points"]]
+    order += [g for g in result["max_points"] if g not in order]
+    for grade_id in order:
+        maximum = result["max_points"][grade_id]
         points = result["points"].get(grade_id, 0.0)
         name = grade_id.removesuffix("_hidden")
         message = result["functions"].get(name, result.get("reason", "")) or ""
@@ -84,7 +92,7 @@ def render(result: dict, source_path: Path) -> str:
 <table><tr><th>part</th><th>points</th><th>result</th></tr>{"".join(rows)}</table>
 <ul>{notes}</ul>
 <p class="note">Hidden tests compared your functions with the reference on random inputs
-(values and gradients); random cases drawn with seed {result["seed"]}.</p>
+(values and gradients).</p>
 <h2>Your notebook</h2>
 {"".join(cells)}
 </body></html>
@@ -99,6 +107,7 @@ def write_feedback(assignment: str, output: Path, course: Path = Path(".")) -> l
         raise ValueError(f"no results in {results_dir}: run `coursekit grade {assignment}` first")
     target = output / "feedback" / assignment
     target.mkdir(parents=True, exist_ok=True)
+    warn_if_not_ignored(target, "feedback pages quoting students' code")
     written = []
     for path in sorted(results_dir.glob("*.json")):
         if path.name == "_run.json":

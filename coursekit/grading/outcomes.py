@@ -24,6 +24,7 @@ class Status(str, Enum):
     CRASHED = "crashed"  # the evaluation (or, rarely, the grader on it) died before finishing
     INVALID = "invalid"  # not a notebook, or the evaluation's report broke the schema
     MISSING = "missing"  # no notebook was handed in
+    BLANK = "blank"  # a notebook whose every answer cell is as released: nothing attempted
 
 
 @dataclass(frozen=True)

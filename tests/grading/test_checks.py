@@ -3,15 +3,25 @@ that every assignment's hidden tests pass its solution and reject every known-wr
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 import torch
 
 from coursekit.grading import harness
-from coursekit.grading.checks import ReferenceUsed, check_function, compare_arrays
+from coursekit.grading.checks import (
+    ReferenceUsed,
+    _as_released,
+    check_function,
+    compare_arrays,
+    judge_notebook,
+)
+from coursekit.grading.notebook import answer_cells
 from coursekit.grading.specs import SPECS, spec_for
 from coursekit.grading.static import find_forbidden
-from tests.grading.course import correct_answers, source_notebook
+from tests.grading.course import ROOT, correct_answers, source_notebook
 from tests.grading.variants import ASSIGNMENTS
 
 ANSWERS = {name: correct_answers(name) for name in ASSIGNMENTS}
@@ -180,3 +190,27 @@ def test_integer_and_generator_arguments_and_leaf_names():
     assert torch.equal(torch.rand(4, generator=gen), expected)
     # the names of the gradients' leaves skip the integer and boolean tensors
     assert _describe_leaves(Case("c", args, {}, arrays)) == ["argument 1['w']"]
+
+
+def _release(name: str) -> Path:
+    return ROOT / "exercises" / name / f"{name}.ipynb"
+
+
+@pytest.mark.parametrize("assignment", sorted(ASSIGNMENTS))
+def test_a_submission_as_released_is_blank_and_not_run(assignment, tmp_path):
+    release = nbformat.read(_release(assignment), as_version=4)
+    for cell in release.cells:  # re-indented, but still what was released
+        cell.source = cell.source.replace("\n", "\n\n") + "\n"
+    path = tmp_path / "blank.ipynb"
+    nbformat.write(release, path)
+    verdict = judge_notebook(path, source_notebook(assignment), release_path=_release(assignment))
+    assert verdict.status == "blank" and verdict.points == 0 and "as released" in verdict.reason
+    assert {m for c in verdict.cells for m in c.functions.values()} == {"not attempted"}
+
+
+def test_one_attempted_answer_is_not_blank():
+    answers = dict(answer_cells(nbformat.read(_release(RNN), as_version=4)))
+    assert _as_released(answers, _release(RNN))
+    first = next(iter(answers))
+    assert not _as_released({**answers, first: ANSWERS[RNN][first]}, _release(RNN))
+    assert not _as_released({k: v for k, v in answers.items() if k != first}, _release(RNN))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -12,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from coursekit.grading.autograde import grade_class
+from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.release import run_nbgrader
 from tests.grading.course import ROOT
 
 pytestmark = pytest.mark.slow
 NAME = "02_recurrent_networks"
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+SOURCE = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
 
 
 def _notebook(case: str) -> Path:
@@ -45,15 +48,37 @@ def lms_run(tmp_path_factory):
         zf.write(_notebook("correct"), f"alice_{NAME}.ipynb")
         zf.write(_notebook("partially_correct"), "bob.ipynb")
         zf.write(_notebook("invalid_json"), f"carol_{NAME}.ipynb")
-    _coursekit("grade", NAME, str(archive), "--workers", "2", "--output", "out", cwd=tmp)
+        zf.write(_notebook("blank"), f"dave-{NAME}.ipynb")
+    done = _coursekit("grade", NAME, str(archive), "--workers", "2", "--output", "out", cwd=tmp)
+    (tmp / "out" / "grade_stdout.txt").write_text(done.stdout)
     _coursekit("feedback", NAME, "--output", "out", cwd=tmp)
     return tmp / "out"
 
 
 def test_grade_reads_a_zip_of_lms_downloads(lms_run):
     grades = _grades(lms_run / "grades.csv")
-    assert {s: float(r["total"]) for s, r in grades.items()} == {"alice": 10, "bob": 4, "carol": 0}
+    totals = {s: float(r["total"]) for s, r in grades.items()}
+    assert totals == {"alice": 10, "bob": 4, "carol": 0, "dave": 0}
     assert grades["carol"]["status"] == "invalid"
+    assert grades["dave"]["status"] == "blank" and "as released" in grades["dave"]["reason"]
+
+
+def test_the_summary_names_the_students_to_look_at(lms_run):
+    summary = (lms_run / "grade_stdout.txt").read_text()
+    assert "4 submissions: 2 graded cleanly, 2 to look at" in summary
+    lines = summary.splitlines()
+    assert any(line.strip().startswith("carol: invalid: ") for line in lines), summary
+    assert any(line.strip().startswith("dave: blank: ") for line in lines), summary
+    assert not any(line.strip().startswith(("alice:", "bob:")) for line in lines), summary
+
+
+def test_check_reproduces_the_class_verdict_from_the_lms_file_name(lms_run, tmp_path):
+    notebook = tmp_path / f"alice_{NAME}.ipynb"
+    shutil.copy(_notebook("partially_correct"), notebook)
+    done = _coursekit("check", str(notebook), "--from-run", str(lms_run), "--json", cwd=tmp_path)
+    verdict = json.loads(done.stdout)
+    run = json.loads((lms_run / "results" / NAME / "_run.json").read_text())
+    assert verdict["seed"] == run["seed"] and verdict["points"] == 4
 
 
 def test_grade_writes_a_gradebook_that_nbgrader_exports(lms_run):
@@ -63,6 +88,7 @@ def test_grade_writes_a_gradebook_that_nbgrader_exports(lms_run):
         "alice": 10,
         "bob": 4,
         "carol": 0,
+        "dave": 0,
     }
 
 
@@ -77,12 +103,21 @@ def test_grade_draws_a_score_figure(lms_run):
 
 def test_feedback_shows_scores_and_reasons_but_no_hidden_tests(lms_run):
     pages = {p.stem: p.read_text() for p in (lms_run / "feedback" / NAME).glob("*.html")}
-    assert set(pages) == {"alice", "bob", "carol"}
+    assert set(pages) == {"alice", "bob", "carol", "dave"}
     assert "10 / 10 points" in pages["alice"]
     assert "4 / 10 points" in pages["bob"] and "rnn_forward" in pages["bob"]
     for page in pages.values():
         assert "check_function" not in page and "HIDDEN TESTS" not in page
         assert "http://" not in page and "https://" not in page
+        assert "seed" not in page.lower()
+
+
+def test_feedback_lists_the_parts_in_the_notebook_order(lms_run):
+    page = (lms_run / "feedback" / NAME / "bob.html").read_text()
+    table = page[: page.index("</table>")]
+    parts = [g.removesuffix("_hidden") for g, _, _ in graded_cells(read_notebook(SOURCE))]
+    positions = [table.index(f"<td>{part}</td>") for part in parts]
+    assert positions == sorted(positions) and parts != sorted(parts)
 
 
 def test_grade_on_a_dask_cluster_gives_the_same_results(tmp_path):
