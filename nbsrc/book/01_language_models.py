@@ -25,8 +25,9 @@
 #
 # The code comes from four short modules of `coursekit`, written to be read beside this
 # chapter: `coursekit.ngram`, `coursekit.mlp_lm`, `coursekit.embeddings` and
-# `coursekit.sampling`. Their docstrings use the equation numbers below. The whole notebook
-# runs on a laptop CPU in about three minutes.
+# `coursekit.sampling` (the texts and the reviews come from `coursekit.data`). Their
+# docstrings use the equation numbers below. The whole notebook runs on a laptop CPU in
+# about three minutes.
 
 # %%
 import math
@@ -69,10 +70,10 @@ from coursekit.data import (
     tang_poems_text,
 )
 from coursekit.embeddings import accuracy
+from coursekit.plots import setup_chapter
 
-device = coursekit.default_device()  # the book is executed on the CPU
-# small matrices: one thread is as fast, and reproducible
-torch.set_num_threads(1)
+# one CPU thread, a font for Chinese labels, the device (the CPU here)
+device = setup_chapter()
 print(device)
 
 
@@ -438,18 +439,23 @@ plt.show()
 # Samples show what the numbers mean. Each model writes 150 characters after "ROMEO:\n",
 # from the same seed:
 
+
 # %%
-for n in (1, 2, 3, 5):
-    sample = ngram_models[n].generate(
-        150, torch.Generator().manual_seed(1), prefix="ROMEO:\n"
+def ngram_continue(model, prompt, length, seed=1):
+    """``length`` tokens sampled after ``prompt``, as text."""
+    ids = model.generate(
+        model.encode(prompt),
+        length,
+        generator=torch.Generator().manual_seed(seed),
     )
+    return model.decode(ids)
+
+
+for n in (1, 2, 3, 5):
+    sample = ngram_continue(ngram_models[n], "ROMEO:\n", 150)
     print(f"--- {n}-gram ---\n{sample}\n")
 print("--- interpolated 5-gram ---")
-print(
-    interpolated_5gram.generate(
-        150, torch.Generator().manual_seed(1), prefix="ROMEO:\n"
-    )
-)
+print(ngram_continue(interpolated_5gram, "ROMEO:\n", 150))
 
 # %% [markdown]
 # The unigram model knows only which characters are common. The bigram model has learnt
@@ -626,7 +632,9 @@ plt.show()
 
 # %%
 prefix = char_vocab.encode("ROMEO:\nI will not ")
-ids_out = mlp_lm.generate(prefix, 150, torch.Generator().manual_seed(1))
+ids_out = mlp_lm.generate(
+    prefix, 150, generator=torch.Generator().manual_seed(1)
+)
 print("ROMEO:\nI will not " + char_vocab.decode(ids_out))
 # %% [markdown]
 # ## 1.7 Sampling: greedy, temperature, top-k
@@ -643,7 +651,7 @@ def mlp_continue(prompt, length, **kwargs):
     out = mlp_lm.generate(
         char_vocab.encode(prompt),
         length,
-        torch.Generator().manual_seed(1),
+        generator=torch.Generator().manual_seed(1),
         **kwargs,
     )
     return prompt + char_vocab.decode(out)

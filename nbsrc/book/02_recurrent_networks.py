@@ -22,8 +22,10 @@
 # - train a character-level language model on Shakespeare in a minute of CPU time, sample
 #   from it, and see the first sign of the problem that chapters 3–5 solve.
 #
-# Every model here comes from `coursekit.rnn`, a short module written to be read next to
-# this chapter; its docstrings cite the equation numbers used below.
+# Every model here comes from `coursekit.rnn` (the recurrent layers) and
+# `coursekit.rnn_models` (the character-level language model and the classifier built on
+# them), short modules written to be read next to this chapter; their docstrings cite the
+# equation numbers used below.
 
 # %%
 import math
@@ -54,17 +56,19 @@ from coursekit.data import (
     split_text,
     tang_poems_text,
 )
-from coursekit.plots import use_cjk_font
+from coursekit.plots import (
+    draw_folded_rnn,
+    draw_rnn_architectures,
+    draw_unrolled_rnn,
+    setup_chapter,
+)
 from coursekit.train import (
     evaluate_language_model,
     train_language_model,
 )
 
-device = coursekit.default_device()  # the book is executed on the CPU
-# The matrices here are small: one CPU thread is about as fast as
-# several, never stalls when the machine is busy, and gives the same
-# floating-point results on any machine.
-torch.set_num_threads(1)
+# one CPU thread, a font for Chinese labels, the device (the CPU here)
+device = setup_chapter()
 print(device)
 
 # %% [markdown]
@@ -340,143 +344,11 @@ print(
 # one matrix.
 
 # %% tags=["hide-input"]
-from matplotlib.patches import FancyBboxPatch
-
-FILL = {"x": "#cfe2f3", "h": "#fce5cd", "y": "#d9ead3", "s": "#ead1dc"}
-WEIGHT = {
-    "W_ih": "#3d85c6",
-    "W_hh": "#e69138",
-    "V": "#6aa84f",
-    "feedback": "#999999",
-}
-DX = 1.6  # horizontal distance between time steps
-
-
-def box(ax, x, y, text, fill):
-    patch = FancyBboxPatch(
-        (x - 0.4, y - 0.27), 0.8, 0.54, boxstyle="round,pad=0.03"
-    )
-    patch.set(facecolor=fill, edgecolor="black")
-    ax.add_patch(patch)
-    ax.text(x, y, text, ha="center", va="center", fontsize=12)
-
-
-def arrow(ax, start, end, color, label=None, label_at=None, **style):
-    props = dict(arrowstyle="-|>", color=color, lw=1.8, **style)
-    ax.annotate("", xy=end, xytext=start, arrowprops=props)
-    if label:
-        ax.text(
-            *label_at,
-            label,
-            color=color,
-            fontsize=10,
-            ha="center",
-            va="center",
-        )
-
-
-def draw_unrolled(
-    ax, states, inputs, outputs, labels=True, feedback=False, width=None
-):
-    """An unrolled RNN.
-
-    states: the state labels of steps 1..T; inputs, outputs: dicts
-    from a step (0 is h_0) to the label of its x or y box. feedback:
-    dashed arrows from each output to the next step (a generator
-    reading its own output).
-    """
-    box(ax, 0, 1, "$h_0$", "white")
-    for t in range(len(states) + 1):
-        if t > 0:
-            fill = (
-                FILL["s"]
-                if states[t - 1].startswith("s")
-                else FILL["h"]
-            )
-            box(ax, t * DX, 1, f"${states[t - 1]}$", fill)
-            label = labels and "$W_{hh}$"
-            arrow(
-                ax,
-                ((t - 1) * DX + 0.43, 1),
-                (t * DX - 0.43, 1),
-                WEIGHT["W_hh"],
-                label,
-                ((t - 0.5) * DX, 1.22),
-            )
-        if t in inputs:
-            box(ax, t * DX, 0, f"${inputs[t]}$", FILL["x"])
-            label = labels and "$W_{ih}$"
-            arrow(
-                ax,
-                (t * DX, 0.3),
-                (t * DX, 0.7),
-                WEIGHT["W_ih"],
-                label,
-                (t * DX + 0.36, 0.5),
-            )
-        if t in outputs:
-            box(ax, t * DX, 2, f"${outputs[t]}$", FILL["y"])
-            arrow(
-                ax,
-                (t * DX, 1.3),
-                (t * DX, 1.7),
-                WEIGHT["V"],
-                labels and "$V$",
-                (t * DX + 0.25, 1.5),
-            )
-            if feedback and t < len(states):
-                arrow(
-                    ax,
-                    (t * DX + 0.43, 1.9),
-                    ((t + 1) * DX - 0.2, 1.3),
-                    WEIGHT["feedback"],
-                    linestyle="--",
-                )
-    ax.set_xlim(-0.6, (width or len(states)) * DX + 0.6)
-    ax.set_ylim(-0.45, 2.45)
-    ax.set_aspect("equal")
-    ax.axis("off")
-
-
 fig, (ax_fold, ax_unroll) = plt.subplots(
-    1, 2, figsize=(8.4, 2.6), width_ratios=[1, 4]
+    1, 2, figsize=(7, 2.1), width_ratios=[1, 4]
 )
-box(ax_fold, 0, 0, "$x_t$", FILL["x"])
-box(ax_fold, 0, 1, "$h_t$", FILL["h"])
-box(ax_fold, 0, 2, "$y_t$", FILL["y"])
-arrow(
-    ax_fold, (0, 0.3), (0, 0.7), WEIGHT["W_ih"], "$W_{ih}$", (0.36, 0.5)
-)
-arrow(ax_fold, (0, 1.3), (0, 1.7), WEIGHT["V"], "$V$", (0.25, 1.5))
-# out of h_t's right side and back
-loop = "arc,angleA=0,angleB=0,armA=28,armB=28,rad=6"
-arrow(
-    ax_fold,
-    (0.43, 1.12),
-    (0.43, 0.88),
-    WEIGHT["W_hh"],
-    "$W_{hh}$",
-    (1.05, 1.0),
-    connectionstyle=loop,
-)
-ax_fold.set(
-    xlim=(-0.6, 1.4),
-    ylim=(-0.45, 2.45),
-    aspect="equal",
-    title="folded: a loop",
-)
-ax_fold.axis("off")
-steps = range(1, 6)
-draw_unrolled(
-    ax_unroll,
-    [f"h_{t}" for t in steps],
-    {t: f"x_{t}" for t in steps},
-    {t: f"y_{t}" for t in steps},
-)
-ax_unroll.set_title(
-    "unrolled in time: the same $W_{ih}$, $W_{hh}$ and $V$ at every "
-    "step"
-)
+draw_folded_rnn(ax=ax_fold)
+draw_unrolled_rnn(steps=5, ax=ax_unroll)
 plt.show()
 
 # %% [markdown]
@@ -512,50 +384,7 @@ for context in [5, 50, 500, 5000]:
 # come in and where the outputs come out*. The notes list four shapes.
 
 # %% tags=["hide-input"]
-four = range(1, 5)
-h4 = [f"h_{t}" for t in four]
-fig, axes = plt.subplots(4, 1, figsize=(7, 9))
-panels = [
-    (
-        "many-to-one: the sentiment of a sentence",
-        h4,
-        {t: f"x_{t}" for t in four},
-        {4: "y"},
-    ),
-    (
-        "one-to-many: a caption for an image",
-        h4,
-        {0: "x"},
-        {t: f"y_{t}" for t in four},
-    ),
-    (
-        "many-to-many, aligned: tagging, language models",
-        h4,
-        {t: f"x_{t}" for t in four},
-        {t: f"y_{t}" for t in four},
-    ),
-    (
-        "many-to-many, unaligned: encoder (orange), decoder (pink)",
-        ["h_1", "h_2", "h_3", "s_1", "s_2"],
-        {1: "x_1", 2: "x_2", 3: "x_3"},
-        {4: "y_1", 5: "y_2"},
-    ),
-]
-for ax, (title, states, inputs, outputs) in zip(
-    axes.flat, panels, strict=True
-):
-    generates = "one-to-many" in title or "unaligned" in title
-    draw_unrolled(
-        ax,
-        states,
-        inputs,
-        outputs,
-        labels=False,
-        feedback=generates,
-        width=5,
-    )
-    ax.set_title(title)
-fig.tight_layout()
+draw_rnn_architectures()
 plt.show()
 
 # %% [markdown]
@@ -867,10 +696,13 @@ plt.show()
 # %%
 def sample_text(model, vocab, prefix, length, temperature, seed):
     generator = torch.Generator().manual_seed(seed)
-    ids = model.sample(
-        vocab.encode(prefix).tolist(), length, temperature, generator
+    ids = model.generate(
+        vocab.encode(prefix).tolist(),
+        length,
+        temperature=temperature,
+        generator=generator,
     )
-    return vocab.decode(ids)
+    return prefix + vocab.decode(ids)
 
 
 for temperature in [0.5, 1.0]:
@@ -906,11 +738,11 @@ print(poems.splitlines()[0])
 
 # %% [markdown]
 # Before any model, the unigram view: which characters the quatrains use most. (Drawing
-# Chinese labels needs a font that has the glyphs; `coursekit.plots.use_cjk_font` picks an
-# installed Noto Sans CJK for matplotlib, whose default font would draw empty boxes.)
+# Chinese labels needs a font that has the glyphs: `setup_chapter`, in the first cell,
+# called `coursekit.plots.use_cjk_font`, which picks an installed Noto Sans CJK for
+# matplotlib, whose default font would draw empty boxes.)
 
 # %%
-use_cjk_font()
 char_counts = Counter(ch for ch in poems if ch not in "，。？！；\n")
 top = char_counts.most_common(20)
 total = sum(char_counts.values())
@@ -1158,7 +990,7 @@ plt.show()
 # sentences are padded at the end, so the states of the real words never see the padding,
 # and a mask picks $h_L$ or the mean:
 #
-# ```{literalinclude} ../coursekit/rnn.py
+# ```{literalinclude} ../coursekit/rnn_models.py
 # :pyobject: RNNClassifier.forward
 # ```
 #

@@ -23,8 +23,9 @@
 # - train on a long stream with truncated BPTT, BPTT($k_1$, $k_2$), Eq. (3.8), and with
 #   randomised truncation, Eq. (3.9), and see what each can and cannot learn.
 #
-# Everything below comes from `coursekit.bptt`, a short module written to be read next to
-# this chapter; its docstrings cite the same equation numbers.
+# Everything below comes from `coursekit.bptt` (the backward pass and its Jacobians) and
+# `coursekit.truncated_bptt` (training on a long stream), short modules written to be read
+# next to this chapter; their docstrings cite the same equation numbers.
 
 # %%
 import json
@@ -47,11 +48,11 @@ from coursekit import (
     spectral_bound,
     step_jacobians,
 )
+from coursekit.plots import draw_truncated_bptt, setup_chapter
 
-# The models here are tiny: one thread is the fastest on a shared CPU,
-# and the printed numbers then do not depend on how many cores the
-# machine has.
-torch.set_num_threads(1)
+# one CPU thread, a font for Chinese labels, the device (the CPU here)
+device = setup_chapter()
+print(device)
 # float64: the checks below compare to 1e-12
 torch.set_default_dtype(torch.float64)
 
@@ -551,65 +552,14 @@ for input_scale, title in panels.items():
 # history. The picture, for $k_1 = 3$ and $k_2 = 5$:
 
 # %% tags=["hide-input"]
-k1, k2, N = 3, 5, 12
-fig, ax = plt.subplots(figsize=(8, 2.6))
-for j, done in enumerate(range(0, N, k1)):
-    end, cut = min(done + k1, N), max(0, done + k1 - k2)
-    ax.barh(
-        j,
-        done - cut,
-        left=cut,
-        color="#fce5cd",
-        edgecolor="black",
-        height=0.6,
-    )
-    ax.barh(
-        j,
-        end - done,
-        left=done,
-        color="#e69138",
-        edgecolor="black",
-        height=0.6,
-    )
-    ax.text(
-        N + 0.2,
-        j,
-        f"update {j}: losses {done}..{end - 1}, "
-        f"gradient back to step {cut}",
-        va="center",
-        fontsize=9,
-    )
-ax.barh(
-    0,
-    0,
-    color="#fce5cd",
-    edgecolor="black",
-    label="backpropagated through only",
-)
-ax.barh(
-    0, 0, color="#e69138", edgecolor="black", label="losses trained on"
-)
-ax.set(
-    xlim=(0, N + 8),
-    xticks=range(N + 1),
-    yticks=[],
-    xlabel="step of the stream",
-)
-ax.invert_yaxis()
-ax.legend(
-    loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=8, ncol=2
-)
-ax.set_title(
-    "BPTT($k_1 = 3$, $k_2 = 5$): "
-    "one gradient step every 3 steps, 5 steps deep"
-)
+draw_truncated_bptt(k1=3, k2=5, steps=12)
 plt.show()
 
 # %% [markdown]
 # `coursekit.stream_train` runs this schedule on a whole stream (it calls
-# `truncated_bptt_step` once per update), and `coursekit.bptt.truncated_bptt_gradients`
-# computes the same gradients as a pure function, with `elman_backward` on each window: the
-# exercise asks you to write that one.
+# `truncated_bptt_step` once per update), and
+# `coursekit.truncated_bptt.truncated_bptt_gradients` computes the same gradients as a pure
+# function, with `elman_backward` on each window: the exercise asks you to write that one.
 #
 # **What truncation costs.** A gradient that is cut after $k_2$ steps cannot teach the
 # network a dependency longer than $k_2$ steps: nothing in the gradient links the loss to

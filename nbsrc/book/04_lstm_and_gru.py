@@ -52,11 +52,11 @@ from coursekit.plots import (
     draw_gru_cell,
     draw_highway_layer,
     draw_lstm_cell,
+    setup_chapter,
 )
 
-device = coursekit.default_device()  # the book is executed on the CPU
-# small matrices: one thread is as fast, and reproducible
-torch.set_num_threads(1)
+# one CPU thread, a font for Chinese labels, the device (the CPU here)
+device = setup_chapter()
 print(device)
 
 # %% [markdown]

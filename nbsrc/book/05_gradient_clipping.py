@@ -46,11 +46,11 @@ from coursekit import (
     seed_everything,
 )
 from coursekit.data import random_windows
+from coursekit.plots import setup_chapter
 
-# The models here are tiny: one thread is the fastest on a shared CPU,
-# and the printed numbers then do not depend on how many cores the
-# machine has.
-torch.set_num_threads(1)
+# one CPU thread, a font for Chinese labels, the device (the CPU here)
+device = setup_chapter()
+print(device)
 
 # %% [markdown]
 # ## 5.1 Cliffs: where a gradient step goes wrong
