@@ -1,7 +1,7 @@
 """coursekit.LSTM against torch.nn.LSTM, forward + backward, in one run.
 
     .venv/bin/python benchmarks/lstm.py                 # CPU (and CUDA when present)
-    .venv/bin/python benchmarks/lstm.py --threads 2 --repeats 30
+    .venv/bin/python benchmarks/lstm.py --threads 1,2,4 --repeats 30
     .venv/bin/python benchmarks/lstm.py --layer gru      # the same for coursekit.GRU
 
 Three implementations of the same layer (T=100, B=32, I=128, H=256, float32 by default), with
@@ -12,9 +12,11 @@ backward pass with a fixed upstream gradient, and clearing the gradients. Each o
 timed in a pair with torch, alternating (torch, ours, torch, ours, ...) after a warm-up, so that
 a busy machine slows both alike and each runs in the steady state of a training loop (the
 readable loop's many small tensors, run in between, would leave the allocator in another
-state); the medians of the repeats and the ratio within each pair are reported. The target of
-issue 6 is fast/torch <= 1.5 on CPU. On a shared machine the medians move with the load: run
-it a few times.
+state); on CPU every round runs each pair at each thread count of ``--threads`` (default 1
+and 2), so the ratios at all thread counts come from one run, interleaved. The medians of the
+repeats and the ratio within each pair are reported. The targets: fast/torch <= 1.0 on CPU at
+1 and 2 threads (issue 14; issue 6 asked for 1.5). On a shared machine the medians move with
+the load: run it a few times.
 """
 
 from __future__ import annotations
@@ -63,23 +65,27 @@ def check_agreement(layers, x, upstream):
     return worst
 
 
-def measure(layers, x, upstream, repeats, warmup, synchronize):
-    """Seconds per forward + backward of each layer, the layers taking turns."""
-    times = {name: [] for name in layers}
+def measure(layers, x, upstream, repeats, warmup, synchronize, threads=(None,)):
+    """Seconds per forward + backward of each layer at each thread count (None: as set),
+    keyed (threads, name); in every round the layers take turns at every thread count."""
+    times = {(n, name): [] for n in threads for name in layers}
     for round_ in range(warmup + repeats):
-        for name, layer in layers.items():
-            synchronize()
-            start = time.perf_counter()
-            forward_backward(layer, x, upstream)
-            synchronize()
-            if round_ >= warmup:
-                times[name].append(time.perf_counter() - start)
+        for n in threads:
+            if n is not None:
+                torch.set_num_threads(n)
+            for name, layer in layers.items():
+                synchronize()
+                start = time.perf_counter()
+                forward_backward(layer, x, upstream)
+                synchronize()
+                if round_ >= warmup:
+                    times[n, name].append(time.perf_counter() - start)
     return times
 
 
-def report(device, pairs, worst):
+def report(where, pairs, worst):
     """pairs: {our layer's name: (torch's times, our times)}, measured alternately."""
-    print(f"  largest difference from torch (values and gradients): {worst:.2e}")
+    print(f"  {where}: largest difference from torch (values and gradients): {worst:.2e}")
     print(f"  {'':16s} {'torch ms':>9s} {'ours ms':>9s} {'ours min':>9s} {'/ torch':>8s}")
     ratios = {}
     for name, (torch_times, our_times) in pairs.items():
@@ -90,7 +96,7 @@ def report(device, pairs, worst):
             f"{1e3 * min(our_times):9.2f} {ratios[name]:7.2f}x"
         )
     print(
-        f"  RATIO {device}: fast / torch = {ratios['coursekit fast']:.2f}, "
+        f"  RATIO {where}: fast / torch = {ratios['coursekit fast']:.2f}, "
         f"loop / torch = {ratios['coursekit loop']:.2f}"
     )
 
@@ -102,13 +108,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--input-size", type=int, default=128)
     parser.add_argument("--hidden-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (CPU)")
+    parser.add_argument(
+        "--threads",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="CPU thread counts, comma-separated, measured in one interleaved run",
+    )
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     devices = ["cpu"] if args.device != "cuda" else []
     if args.device != "cpu" and torch.cuda.is_available():
@@ -118,7 +128,7 @@ def main(argv=None):
     print(
         f"{args.layer.upper()}: coursekit.{LAYERS[args.layer][1].__name__} vs "
         f"torch.nn.{LAYERS[args.layer][0].__name__}; "
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), "
+        f"torch {torch.__version__}, CPU threads {args.threads}, "
         f"T={args.time_steps} B={args.batch_size} I={args.input_size} H={args.hidden_size}, "
         f"float32, forward + backward, median of {args.repeats} after {args.warmup} warm-up"
     )
@@ -132,12 +142,15 @@ def main(argv=None):
         x = torch.randn(shape, device=device, requires_grad=True)
         upstream = torch.randn(args.time_steps, args.batch_size, args.hidden_size, device=device)
         worst = check_agreement(layers, x, upstream)
-        pairs = {}
+        threads = args.threads if device == "cpu" else [None]
+        pairs = {n: {} for n in threads}
         for name in ("coursekit fast", "coursekit loop"):
             pair = {"torch": layers["torch"], name: layers[name]}
-            times = measure(pair, x, upstream, args.repeats, args.warmup, synchronize)
-            pairs[name] = (times["torch"], times[name])
-        report(device, pairs, worst)
+            times = measure(pair, x, upstream, args.repeats, args.warmup, synchronize, threads)
+            for n in threads:
+                pairs[n][name] = (times[n, "torch"], times[n, name])
+        for n in threads:
+            report(device if n is None else f"{device} {n} thread(s)", pairs[n], worst)
 
 
 if __name__ == "__main__":

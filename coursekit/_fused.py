@@ -23,8 +23,12 @@ from torch.autograd.function import once_differentiable
 # 3. The backward loop only carries the recurrence: the local derivatives (sigma' = s(1 - s),
 #    tanh' = 1 - tanh^2) are computed for all t at once before it, and the weight gradients
 #    dW = sum_t dz_t^T v_t are one (4H, T*B) x (T*B, ·) product each after it.
-# 4. Large float32 products on the CPU go through oneDNN, as torch's own LSTM does
-#    (:func:`_multiply_by`). Buffers are preallocated and written in place (out=, mul_).
+# 4. Few, large kernels per step: the LSTM's gates take one sigmoid (tanh(a) = 2 sigma(2a) - 1,
+#    :func:`_tanh_as_sigmoid`), products accumulate into their buffers (addmm_, or oneDNN with
+#    the addition fused in, :func:`_multiply_and_add`), per-step views are made once before
+#    the loop, and buffers are preallocated and written in place (out=, mul_).
+# 5. oneDNN, the library torch's own LSTM uses on CPU, where it is faster than BLAS: the
+#    backward's per-step products and the large float32 input products (:func:`_multiply_by`).
 
 
 # oneDNN's call costs ~10 us more than torch.mm's; it pays off from about 2^20 multiply-adds.
@@ -50,8 +54,11 @@ def _multiply_by(matrix, rows):
     """Return ``product(a, bias=None) = a @ matrix (+ bias)`` for inputs ``a`` of ``rows`` rows.
 
     On CPU in float32, for products large enough, the right factor is packed once for oneDNN's
-    inner product, the library ``torch.nn.LSTM`` itself uses on CPU: on the AMD CPU measured it
-    runs the loop's (32, 256) x (256, 1024) product twice as fast as ``torch.mm`` (BLAS).
+    inner product, the library ``torch.nn.LSTM`` itself uses on CPU. On the AMD EPYC measured
+    (2026-12) it ran the loop's (32, 256) x (256, 1024) product in 325 us at one thread and
+    192 us at two, against 337 and 246 us for ``torch.addmm_`` (BLAS); the LSTM's forward still
+    uses ``addmm_``, which accumulates into the gate buffer without a second pass, and its
+    backward uses oneDNN with the addition fused (:func:`_multiply_and_add`).
     Elsewhere (float64, CUDA, small products) it is ``torch.mm``/``torch.addmm``; the two agree
     to float32 rounding.
     """
@@ -81,6 +88,35 @@ def _sum_biases(*biases):
     return None if not present else sum(present[1:], present[0])
 
 
+def _multiply_and_add(matrix, rows):
+    """Return ``product_add(a, c) = a @ matrix + c`` for inputs ``a`` of ``rows`` rows: one
+    oneDNN inner product with the addition fused in (a "binary add" post-op) where
+    :func:`_multiply_by` would use oneDNN, else one ``torch.addmm``."""
+    if _use_onednn(matrix, rows):
+        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)
+        linear_add = torch.ops.mkldnn._linear_pointwise.binary
+
+        def product_add(a, c):
+            return linear_add(a, c, packed, None, "add")
+
+        return product_add
+
+    def product_add(a, c):
+        return torch.addmm(c, a, matrix)
+
+    return product_add
+
+
+def _tanh_as_sigmoid(weight, H):
+    """``weight`` with the rows of the candidate g (the third of four blocks of H) doubled:
+    then sigma(2a) comes out where tanh(a) = 2 sigma(2a) - 1 is wanted, so one sigmoid over
+    all four gates replaces three calls (Eq. (4.1)-(4.4)), and the cell update takes
+    i ⊙ (2 s - 1) = 2 i ⊙ s - i (Eq. (4.5))."""
+    scale = weight.new_ones(4 * H, *([1] * (weight.dim() - 1)))
+    scale[2 * H : 3 * H] = 2.0
+    return weight * scale
+
+
 class LSTMLayer(torch.autograd.Function):
     """One LSTM layer over a whole sequence, as one autograd node: Eq. (4.1)-(4.6) forward, BPTT
     by hand backward. Inputs as :func:`lstm_forward_fast`'s; outputs output, h_n, c_n."""
@@ -90,26 +126,28 @@ class LSTMLayer(torch.autograd.Function):
         T, B, I = x.shape  # noqa: E741 (the glossary's names)
         H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
         bias = _sum_biases(bias_ih, bias_hh)
-        # The input terms of Eq. (4.1)-(4.4) for every t at once; the loop adds h_{t-1} W_hh^T
-        # in place and then applies the nonlinearities in place: gates holds (i, f, g, o).
-        gates = _multiply_by(weight_ih.t(), T * B)(x.reshape(T * B, I), bias).view(T, B, 4 * H)
-        recurrent = _multiply_by(weight_hh.t(), B)  # h (B, P) -> (B, 4H)
+        bias = None if bias is None else _tanh_as_sigmoid(bias, H)
+        # The input terms of Eq. (4.1)-(4.4) for every t at once (g's rows doubled, see
+        # _tanh_as_sigmoid); the loop adds h_{t-1} W_hh^T in place and applies one sigmoid in
+        # place: gates holds (i, f, s, o) with g = 2 s - 1.
+        gates = _multiply_by(_tanh_as_sigmoid(weight_ih, H).t(), T * B)(
+            x.reshape(T * B, I), bias
+        ).view(T, B, 4 * H)
+        w_hh = _tanh_as_sigmoid(weight_hh, H).t()  # (P, 4H)
         project = None if weight_hr is None else _multiply_by(weight_hr.t(), B)  # (B, H) -> (B, P)
         output = x.new_empty(T, B, P)
         cells = x.new_empty(T + 1, B, H)  # c_0, c_1, ..., c_T
         cells[0] = c0
         tanh_cells = x.new_empty(T, B, H)
         hidden = output if project is None else x.new_empty(T, B, H)  # o ⊙ tanh(c) (B, H)
+        # Per-step views, made once (a view costs as much as a small kernel).
+        z, c, tc, m = gates.unbind(0), cells.unbind(0), tanh_cells.unbind(0), hidden.unbind(0)
+        i, f, s, o = (gates[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4))
         h = h0
         for t in range(T):
-            z = gates[t]  # (B, 4H)
-            z += recurrent(h)
-            z[:, : 2 * H].sigmoid_()  # i, f: Eq. (4.1), (4.2)
-            z[:, 2 * H : 3 * H].tanh_()  # g: Eq. (4.3)
-            z[:, 3 * H :].sigmoid_()  # o: Eq. (4.4)
-            i, f, g, o = z.chunk(4, dim=1)  # (B, H) each
-            c = torch.mul(f, cells[t], out=cells[t + 1]).addcmul_(i, g)  # Eq. (4.5)
-            h = torch.mul(o, torch.tanh(c, out=tanh_cells[t]), out=hidden[t])  # Eq. (4.6)
+            z[t].addmm_(h, w_hh).sigmoid_()  # Eq. (4.1)-(4.4)
+            torch.mul(f[t], c[t], out=c[t + 1]).addcmul_(i[t], s[t], value=2.0).sub_(i[t])  # (4.5)
+            h = torch.mul(o[t], torch.tanh(c[t + 1], out=tc[t]), out=m[t])  # Eq. (4.6)
             if project is not None:
                 h = project(h)  # (B, P)
                 output[t] = h
@@ -127,7 +165,8 @@ class LSTMLayer(torch.autograd.Function):
         )
         T, B, I = x.shape  # noqa: E741 (the glossary's names)
         H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
-        i, f, g, o = gates.chunk(4, dim=2)  # (T, B, H) each
+        i, f, s, o = gates.chunk(4, dim=2)  # (T, B, H) each
+        g = s.mul(2.0).sub_(1.0)  # the stored sigma(2a) -> g = tanh(a); gates stays as saved
         # Local derivatives, for all t at once. With m_t = o_t ⊙ tanh(c_t) and dm its gradient,
         # dc_t += dm ⊙ o (1 - tanh^2 c_t), and the pre-activation gradients dz_t are
         # dz_i = dc ⊙ g i (1 - i), dz_f = dc ⊙ c_{t-1} f (1 - f), dz_g = dc ⊙ i (1 - g^2),
@@ -139,37 +178,42 @@ class LSTMLayer(torch.autograd.Function):
         _tanh_grad(i, g, grad_input=d_gates[:, :, 2])
         _sigmoid_grad(tanh_cells, o, grad_input=d_gates[:, :, 3])
         dc_per_dm = _tanh_grad(o, tanh_cells)  # (T, B, H)
-        recurrent_back = _multiply_by(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P)
+        back = _multiply_by(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P)
+        back_add = _multiply_and_add(weight_hh, B)  # ... + dL/dh_{t-1} from the output above
         project_back = None if weight_hr is None else _multiply_by(weight_hr, B)  # (B,P)->(B,H)
         d_h_totals = None if weight_hr is None else torch.empty_like(output)  # (T, B, P)
-        dh, dc = d_h_n, d_c_n
+        dz_flat = d_gates.view(T, B, 4 * H).unbind(0)
+        dz_ifg, dz_o = d_gates[:, :, :3].unbind(0), d_gates[:, :, 3].unbind(0)
+        f_t, dc_dm, d_out = f.unbind(0), dc_per_dm.unbind(0), d_output.unbind(0)
+        dh, dc = d_out[T - 1] + d_h_n, d_c_n  # all of dL/dh_T, dL/dc_T
         for t in reversed(range(T)):
-            dh = d_output[t] + dh  # all of dL/dh_t: from above, and from step t+1
             if project_back is None:
                 dm = dh
             else:
                 d_h_totals[t] = dh
                 dm = project_back(dh)  # (B, H)
-            dc = torch.addcmul(dc, dm, dc_per_dm[t])  # all of dL/dc_t
-            dz = d_gates[t]  # (B, 4, H)
-            dz[:, :3].mul_(dc.unsqueeze(1))  # dz_i, dz_f, dz_g
-            dz[:, 3].mul_(dm)  # dz_o
-            dc = dc * f[t]  # dL/dc_{t-1} through Eq. (4.5)
-            dh = recurrent_back(dz.view(B, 4 * H))  # dL/dh_{t-1} through Eq. (4.1)-(4.4)
+            dc = torch.addcmul(dc, dm, dc_dm[t])  # all of dL/dc_t
+            dz_ifg[t].mul_(dc.unsqueeze(1))  # dz_i, dz_f, dz_g
+            dz_o[t].mul_(dm)  # dz_o
+            dc = dc * f_t[t]  # dL/dc_{t-1} through Eq. (4.5)
+            # all of dL/dh_{t-1}: through Eq. (4.1)-(4.4), and from the output at t-1
+            dh = back_add(dz_flat[t], d_out[t - 1]) if t > 0 else back(dz_flat[t])
 
-        # dW = sum_t dz_t^T v_t for v = x and v = h_{t-1}: one product each, over all T*B rows.
+        # dW = sum_t dz_t^T v_t for v = [x_t, h_{t-1}]: one product over all T*B rows for both
+        # weights (dz's transpose read in place), then split: [dW_ih | dW_hh] (4H, I + P).
         dz_all = d_gates.view(T * B, 4 * H)
-        dz_all_t = dz_all.t().contiguous()  # (4H, T*B), one copy for both products
-        h_prev = torch.cat([h0.unsqueeze(0), output[:-1]]).view(T * B, P)  # h_{t-1} for every t
         d_x = d_weight_hr = None
         if ctx.needs_input_grad[0]:
             d_x = _multiply_by(weight_ih, T * B)(dz_all).view(T, B, I)
-        d_weight_ih = _multiply_by(x.reshape(T * B, I), 4 * H)(dz_all_t)  # (4H, I)
-        d_weight_hh = _multiply_by(h_prev, 4 * H)(dz_all_t)  # (4H, P)
-        d_bias = dz_all_t.sum(1)  # (4H,)
+        inputs = x.new_empty(T, B, I + P)  # [x_t, h_{t-1}] for every t
+        inputs[:, :, :I] = x
+        inputs[0, :, I:] = h0
+        inputs[1:, :, I:] = output[:-1]
+        d_weights = torch.mm(dz_all.t(), inputs.view(T * B, I + P))  # (4H, I + P)
+        d_weight_ih, d_weight_hh = d_weights[:, :I], d_weights[:, I:]
+        d_bias = dz_all.sum(0)  # (4H,)
         if weight_hr is not None:
-            d_h_totals_t = d_h_totals.view(T * B, P).t().contiguous()  # (P, T*B)
-            d_weight_hr = _multiply_by(hidden.view(T * B, H), P)(d_h_totals_t)  # (P, H)
+            d_weight_hr = torch.mm(d_h_totals.view(T * B, P).t(), hidden.view(T * B, H))  # (P, H)
         has_bias_ih, has_bias_hh = ctx.has_bias
         return (
             d_x,
@@ -234,21 +278,24 @@ class GRULayer(torch.autograd.Function):
         d_h_terms = d_x_terms.clone()  # -> dL/d(h W_hh^T + b_hh): the same but for n's block
         d_h_terms[:, :, 2] *= r
         recurrent_back = _multiply_by(weight_hh, B)  # (B, 3H) -> (B, H)
+        dx_t, dh_t, dh_flat = d_x_terms.unbind(0), d_h_terms.unbind(0), d_h_terms.view(T, B, 3 * H)
+        z_t, d_out, dh_flat = z.unbind(0), d_output.unbind(0), dh_flat.unbind(0)
         dh = d_h_n
         for t in reversed(range(T)):
-            dh = d_output[t] + dh  # all of dL/dh_t
-            d_x_terms[t].mul_(dh.unsqueeze(1))
-            d_h_terms[t].mul_(dh.unsqueeze(1))
+            dh = d_out[t] + dh  # all of dL/dh_t
+            dx_t[t].mul_(dh.unsqueeze(1))
+            dh_t[t].mul_(dh.unsqueeze(1))
             # dL/dh_{t-1}: through the gates, and directly through z ⊙ h_{t-1} in Eq. (4.10)
-            dh = torch.addcmul(recurrent_back(d_h_terms[t].view(B, 3 * H)), dh, z[t])
+            dh = torch.addcmul(recurrent_back(dh_flat[t]), dh, z_t[t])
 
         d_x_all = d_x_terms.view(T * B, 3 * H)
         d_h_all = d_h_terms.view(T * B, 3 * H)
         d_x = None
         if ctx.needs_input_grad[0]:
             d_x = _multiply_by(weight_ih, T * B)(d_x_all).view(T, B, I)
-        d_weight_ih = _multiply_by(x.reshape(T * B, I), 3 * H)(d_x_all.t())  # (3H, I)
-        d_weight_hh = _multiply_by(h_prev.view(T * B, H), 3 * H)(d_h_all.t())  # (3H, H)
+        # dW = sum_t d_t^T v_t, one product each over all T*B rows (transposes read in place)
+        d_weight_ih = torch.mm(d_x_all.t(), x.reshape(T * B, I))  # (3H, I)
+        d_weight_hh = torch.mm(d_h_all.t(), h_prev.view(T * B, H))  # (3H, H)
         has_bias_ih, has_bias_hh = ctx.has_bias
         d_bias_ih = d_x_all.sum(0) if has_bias_ih else None
         d_bias_hh = d_h_all.sum(0) if has_bias_hh else None
