@@ -30,11 +30,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from coursekit.grading.bubblewrap import sandbox_problem
 from coursekit.grading.checks import judge_notebook
 from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.outcomes import Status, bounded, csv_safe
 from coursekit.grading.release import ensure_tools_on_path, run_nbgrader
-from coursekit.grading.sandbox import SandboxUnavailable, sandbox_problem
+from coursekit.grading.sandbox import SandboxUnavailable
 from coursekit.grading.student_data import warn_if_not_ignored
 from coursekit.grading.submissions import Submission, discover
 

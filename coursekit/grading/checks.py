@@ -19,7 +19,6 @@ fails with a message that says so.
 
 from __future__ import annotations
 
-import ast
 import inspect
 import secrets
 import sys
@@ -27,21 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import numpy as np
 import torch
 
 from coursekit.grading.evaluate import evaluate, is_leaf
 from coursekit.grading.notebook import (
-    answer_cells,
     graded_cells,
-    is_answer,
-    is_hidden_test,
-    is_visible_test,
-    nbgrader_metadata,
     read_notebook,
 )
 from coursekit.grading.outcomes import Problem, Status, bounded
+from coursekit.grading.program import as_released, build_program, sources_reached
 from coursekit.grading.sandbox import Call, run_sandbox
 from coursekit.grading.specs import Case, FunctionSpec, spec_for
 from coursekit.grading.static import RULE_KERNEL, find_forbidden, static_violations
@@ -267,79 +261,6 @@ class NotebookVerdict:
         return {n: p.rule for n, p in self.problems.items() if p.kind == "flagged"}
 
 
-def build_program(
-    source: nbformat.NotebookNode, submission: nbformat.NotebookNode
-) -> tuple[list[str], dict[str, str], list[str]]:
-    """The cells to run: the source's code cells with each answer cell taken from the submission.
-
-    Test cells, hidden and visible (:mod:`coursekit.grading.notebook`), are left out: the
-    verdict comes from here, not from them. Locked cells come from the source, so editing or
-    deleting them changes nothing. Returns the cells, the
-    answer cells by grade id, and notes for the feedback.
-    """
-    answers = answer_cells(submission)
-    cells, used, notes = [], {}, []
-    for cell in source.cells:
-        if cell.cell_type != "code":
-            continue
-        if is_answer(cell):
-            grade_id = nbgrader_metadata(cell)["grade_id"]
-            if grade_id not in answers:
-                notes.append(f"answer cell {grade_id!r} is missing from the submission")
-            used[grade_id] = answers.get(grade_id, "")
-            cells.append(used[grade_id])
-        elif not is_hidden_test(cell) and not is_visible_test(cell):
-            cells.append(cell.source)
-    return cells, used, notes
-
-
-def _defines(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    return names
-
-
-def _sources_reached(name: str, answers: dict[str, str]) -> str:
-    """The answer cells that define ``name`` and, transitively, the names it uses.
-
-    Answer cells that define nothing a graded function could use (top-level code only) are
-    included for every function: what they run may change what the functions see."""
-    definers = {n: src for src in answers.values() for n in _defines(src)}
-    seen, todo = set(), [name]
-    sources = [src for src in answers.values() if src.strip() and not _defines(src)]
-    while todo:
-        current = todo.pop()
-        src = definers.get(current)
-        if src is None or src in sources:
-            continue
-        sources.append(src)
-        try:
-            used = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
-        except (SyntaxError, RecursionError, ValueError):
-            used = set()
-        todo += [n for n in used - seen if n in definers]
-        seen |= used
-    return "\n".join(sources)
-
-
-def _as_released(answers: dict[str, str], release_path: str | Path) -> bool:
-    """Whether every answer cell is the released one (whitespace aside)."""
-    released = answer_cells(read_notebook(release_path))
-    return all(
-        answers.get(grade_id, "").split() == text.split() for grade_id, text in released.items()
-    )
-
-
 def judge_notebook(
     submission_path: str | Path,
     source_path: str | Path,
@@ -372,7 +293,7 @@ def judge_notebook(
         verdict.cells = [CellVerdict(g, p, 0.0, dict.fromkeys(n, str(exc))) for g, p, n in cells]
         return verdict
     program, answers, verdict.notes = build_program(source, submission)
-    if release_path is not None and _as_released(answers, release_path):
+    if release_path is not None and as_released(answers, release_path):
         verdict.status = Status.BLANK.value
         verdict.reason = "every answer cell is as released: nothing was attempted"
         verdict.cells = [
@@ -384,7 +305,7 @@ def judge_notebook(
     for _, _, names in cells:
         for name in names:
             spec = spec_for(name)
-            violations = static_violations(_sources_reached(name, answers), spec)
+            violations = static_violations(sources_reached(name, answers), spec)
             if violations:
                 rule, found = next(iter(sorted(violations.items())))
                 what = ", ".join(n for names_ in violations.values() for n in names_)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from coursekit.grading.checks import build_program, check_function
+from coursekit.grading.checks import check_function
 from coursekit.grading.notebook import correct_answers, graded_cells, read_notebook, with_answers
+from coursekit.grading.program import build_program
 
 __all__ = ["correct_answers", "failures", "run_program", "surviving_variants"]
 

@@ -13,12 +13,12 @@ import torch
 from coursekit.grading import harness
 from coursekit.grading.checks import (
     ReferenceUsed,
-    _as_released,
     check_function,
     compare_arrays,
     judge_notebook,
 )
 from coursekit.grading.notebook import answer_cells
+from coursekit.grading.program import as_released
 from coursekit.grading.specs import SPECS, spec_for
 from coursekit.grading.static import find_forbidden
 from tests.grading.course import ROOT, correct_answers, source_notebook
@@ -210,7 +210,7 @@ def test_a_submission_as_released_is_blank_and_not_run(assignment, tmp_path):
 
 def test_one_attempted_answer_is_not_blank():
     answers = dict(answer_cells(nbformat.read(_release(RNN), as_version=4)))
-    assert _as_released(answers, _release(RNN))
+    assert as_released(answers, _release(RNN))
     first = next(iter(answers))
-    assert not _as_released({**answers, first: ANSWERS[RNN][first]}, _release(RNN))
-    assert not _as_released({k: v for k, v in answers.items() if k != first}, _release(RNN))
+    assert not as_released({**answers, first: ANSWERS[RNN][first]}, _release(RNN))
+    assert not as_released({k: v for k, v in answers.items() if k != first}, _release(RNN))

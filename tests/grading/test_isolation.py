@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coursekit.grading.sandbox import PACKAGE_DIR, Call, run_sandbox
+from coursekit.grading.bubblewrap import PACKAGE_DIR
+from coursekit.grading.sandbox import Call, run_sandbox
 from tests.grading.course import ROOT, source_notebook
 
 pytestmark = pytest.mark.slow

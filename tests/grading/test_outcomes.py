@@ -142,18 +142,18 @@ def test_an_installed_coursekit_is_hidden_inside_the_python_installation(monkeyp
     """pip install . puts coursekit in site-packages, which the sandbox mounts: it is masked."""
     import sys
 
-    from coursekit.grading import sandbox
+    from coursekit.grading import bubblewrap
 
     installed = f"{sys.prefix}/lib/python3.11/site-packages/coursekit"
-    monkeypatch.setattr(sandbox, "PACKAGE_DIR", type(sandbox.PACKAGE_DIR)(installed))
-    command = sandbox.sandbox_command(tmp_path, 1 << 20, ["python"])
+    monkeypatch.setattr(bubblewrap, "PACKAGE_DIR", type(bubblewrap.PACKAGE_DIR)(installed))
+    command = bubblewrap.sandbox_command(tmp_path, 1 << 20, ["python"])
     python_bind = command.index(sys.prefix if sys.prefix in command else sys.base_prefix)
     mask = [i for i in range(len(command) - 1) if command[i : i + 2] == ["--tmpfs", installed]]
     assert mask and mask[0] > python_bind  # mounted over the installation, after it
 
 
 def test_the_sandbox_command_shares_nothing_writable_but_its_capped_tmpfs(tmp_path):
-    from coursekit.grading.sandbox import WORK_DIR, sandbox_command
+    from coursekit.grading.bubblewrap import WORK_DIR, sandbox_command
 
     command = sandbox_command(tmp_path, 12345, ["python"])
     assert "--bind" not in command and "--dev-bind" not in command

@@ -114,7 +114,7 @@ def test_the_reference_and_escape_routes_are_blocked(cell):
 
 
 def test_reading_coursekit_source_files_is_blocked():
-    from coursekit.grading.sandbox import PACKAGE_DIR
+    from coursekit.grading.bubblewrap import PACKAGE_DIR
 
     result = run_sandbox([f"open({str(PACKAGE_DIR / 'rnn.py')!r}).read()"], [])
     assert "not allowed" in result.cell_errors[0]
