@@ -60,7 +60,10 @@ def _run_seed(output: Path, assignment: str) -> int:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    return release.release(Path(args.course_dir).resolve(), args.assignments, check=args.check)
+    gradebook = Path(args.gradebook) if args.gradebook else None
+    return release.release(
+        Path(args.course_dir).resolve(), args.assignments, check=args.check, gradebook=gradebook
+    )
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -184,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     p = command("release", "generate exercises/ from solutions/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment names (none: all in solutions/)")
     p.add_argument("--check", action="store_true", help="fail if exercises/ is not in sync")
+    p.add_argument(
+        "--gradebook",
+        metavar="DB",
+        help="also register each assignment in this nbgrader gradebook file, the one `grade "
+        "--output DIR` fills (DIR/gradebook.db), so formgrader lists it before any grading",
+    )
     p.set_defaults(run=_cmd_release)
 
     p = command(

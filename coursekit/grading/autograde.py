@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from coursekit.grading.bubblewrap import sandbox_problem
 from coursekit.grading.checks import judge_notebook
 from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.outcomes import Status, bounded, csv_safe
-from coursekit.grading.release import ensure_tools_on_path, run_nbgrader
+from coursekit.grading.release import ensure_tools_on_path, register_assignment
 from coursekit.grading.sandbox import SandboxUnavailable
 from coursekit.grading.student_data import warn_if_not_ignored
 from coursekit.grading.submissions import Submission, discover
@@ -312,7 +311,7 @@ def write_gradebook(course: Path, assignment: str, db: Path, results: list[dict]
         except MissingEntry:
             known = False
     if not known:
-        _register_assignment(course, assignment, db_url)
+        register_assignment(course, assignment, db_url)
     notebook = assignment
     with Gradebook(db_url) as gradebook, warnings.catch_warnings():
         # nbgrader's own SQLAlchemy usage warns about autoflush when creating submissions
@@ -324,14 +323,6 @@ def write_gradebook(course: Path, assignment: str, db: Path, results: list[dict]
                 grade = gradebook.find_grade(grade_id, notebook, assignment, result["student"])
                 grade.auto_score = points
             gradebook.db.commit()
-
-
-def _register_assignment(course: Path, assignment: str, db_url: str) -> None:
-    """Let nbgrader itself record the assignment, its notebook and its graded cells."""
-    with tempfile.TemporaryDirectory(prefix="coursekit-gradebook-") as tmp:
-        root = Path(tmp)
-        shutil.copytree(course / "solutions" / assignment, root / "solutions" / assignment)
-        run_nbgrader(root, "generate_assignment", assignment, "--force", f"--db={db_url}")
 
 
 def plot_score_distribution(path: Path, assignment: str, results: list[dict]) -> None:

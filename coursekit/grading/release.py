@@ -17,7 +17,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["assignments", "generate", "release", "run_nbgrader", "stale_files"]
+__all__ = [
+    "assignments",
+    "generate",
+    "register_assignment",
+    "release",
+    "run_nbgrader",
+    "stale_files",
+]
 
 
 def assignments(course: Path) -> list[str]:
@@ -70,6 +77,15 @@ def generate(course: Path, name: str, release_dir: Path) -> None:
         shutil.copytree(root / "exercises" / name, release_dir)
 
 
+def register_assignment(course: Path, name: str, db_url: str) -> None:
+    """Let nbgrader itself record the assignment, its notebook and its graded cells in the
+    gradebook at ``db_url`` (what formgrader lists, and what ``coursekit grade`` fills)."""
+    with tempfile.TemporaryDirectory(prefix="coursekit-gradebook-") as tmp:
+        root = Path(tmp)
+        shutil.copytree(course / "solutions" / name, root / "solutions" / name)
+        run_nbgrader(root, "generate_assignment", name, "--force", f"--db={db_url}")
+
+
 def _contents(folder: Path) -> dict[str, object]:
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -89,8 +105,11 @@ def stale_files(course: Path, name: str) -> list[str]:
     return sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
 
 
-def release(course: Path, names: list[str] | None = None, check: bool = False) -> int:
-    """Generate (or, with ``check``, verify) the release; returns a process exit code."""
+def release(
+    course: Path, names: list[str] | None = None, check: bool = False, gradebook: Path | None = None
+) -> int:
+    """Generate (or, with ``check``, verify) the release; returns a process exit code. With
+    ``gradebook`` (an nbgrader gradebook file), each released assignment is registered there."""
     names = names or assignments(course)
     unknown = sorted(set(names) - set(assignments(course)))
     if unknown:
@@ -108,6 +127,10 @@ def release(course: Path, names: list[str] | None = None, check: bool = False) -
         else:
             generate(course, name, course / "exercises" / name)
             print(f"released solutions/{name} -> exercises/{name}")
+            if gradebook is not None:
+                gradebook.parent.mkdir(parents=True, exist_ok=True)
+                register_assignment(course, name, f"sqlite:///{gradebook.resolve()}")
+                print(f"registered {name} in {gradebook}")
     if problems:
         print(
             "run `coursekit release` (or `make notebooks`) and commit exercises/", file=sys.stderr
