@@ -69,14 +69,37 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _started_by_another_test_run(pid: int) -> bool:
+    """Whether a pytest process other than this one is an ancestor of ``pid`` (a parallel
+    worker's own evaluation, alive and legitimate); an orphan has no such ancestor."""
+    parent = _parent(pid)
+    while parent and parent != os.getpid():
+        try:
+            if b"pytest" in Path(f"/proc/{parent}/cmdline").read_bytes():
+                return True
+        except OSError:
+            return False
+        parent = _parent(parent)
+    return False
+
+
 def _evaluations_alive() -> list[str]:
+    """Every evaluation process on the machine (even one that escaped this process's tree)
+    except those a parallel test worker is running right now."""
     alive = []
     for entry in os.listdir("/proc"):
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"sandbox_main.py" in cmdline:
+        if b"sandbox_main.py" in cmdline and not _started_by_another_test_run(int(entry)):
             alive.append(entry)
     return alive
 
