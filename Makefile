@@ -85,10 +85,11 @@ sandbox-deps:
 AVX2_ONLY := ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 NBVAL := $(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider -n 2 --dist loadscope
 
-# --dist loadscope: a module's (or class's) tests share one worker, so the module-scoped
-# fixtures that grade whole classes (tests/grading) run once, not once per worker.
+# --dist loadgroup: tests spread one by one over the workers, except those marked
+# xdist_group (modules with module-scoped fixtures, and each assignment's round trip), which
+# share one worker, so the fixtures that grade whole classes run once, not once per worker.
 test: lint book browser-deps sandbox-deps
-	$(BIN)/pytest -n 2 --dist loadscope --durations=15 tests
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15 tests
 	$(NBVAL) book solutions
 	$(AVX2_ONLY) $(NBVAL) book solutions
 

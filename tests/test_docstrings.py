@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# one xdist group: the module-scoped fixtures run once (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("docstrings")
+
 ROOT = Path(__file__).resolve().parent.parent
 COURSEKIT, TESTS = ROOT / "coursekit", ROOT / "tests"
 

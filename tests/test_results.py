@@ -12,6 +12,9 @@ import pytest
 from tools import results
 from tools.experiments.log import DATA
 
+# one xdist group: the module-scoped fixtures run once (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("results")
+
 
 @pytest.fixture(scope="module")
 def rendered():

@@ -28,6 +28,9 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+# one xdist group: the module-scoped fixtures run once (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("browser")
+
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"

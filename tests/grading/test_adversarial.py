@@ -22,7 +22,8 @@ from coursekit.grading.feedback import write_feedback
 from coursekit.grading.notebook import is_hidden_test, read_notebook, without_hidden_tests
 from tests.grading.course import ROOT
 
-pytestmark = pytest.mark.slow
+# one xdist group: the module-scoped fixtures run once (make test: --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial")]
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 EXPECTED = json.loads((SUBMISSIONS.parent / "submissions_expected.json").read_text())
 VICTIM = Path("/tmp/another-student.ipynb")

@@ -17,7 +17,8 @@ from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.release import run_nbgrader
 from tests.grading.course import ROOT
 
-pytestmark = pytest.mark.slow
+# one xdist group: the module-scoped fixtures run once (make test: --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade-command")]
 NAME = "02_recurrent_networks"
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 SOURCE = ROOT / "solutions" / NAME / f"{NAME}.ipynb"

@@ -20,7 +20,8 @@ import pytest
 
 from tests.grading.course import ROOT
 
-pytestmark = pytest.mark.slow
+# one xdist group: the module-scoped fixtures run once (make test: --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("readme-workflow")]
 NAME = "02_recurrent_networks"
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
@@ -44,11 +45,11 @@ def _notebook(case: str) -> Path:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A copy of the course, a submitted/ tree of three students (carol copied alice), and
+    """A copy of the course with assignment NAME, a submitted/ tree of three students (carol copied alice), and
     alice's notebook as an LMS download; then every README command, in order."""
     root = tmp_path_factory.mktemp("course")
-    for part in ("solutions", "exercises"):
-        shutil.copytree(ROOT / part, root / part)
+    for part in ("solutions", "exercises"):  # the one assignment: `release` then releases it
+        shutil.copytree(ROOT / part / NAME, root / part / NAME)
     shutil.copy(ROOT / "nbgrader_config.py", root)
     for student, case in (("alice", "correct"), ("bob", "partially_correct"), ("carol", "correct")):
         folder = root / "submitted" / student / NAME
@@ -90,7 +91,7 @@ def test_feedback_export_and_similarity_write_what_the_readme_says(course):
         "carol",
     }
     with open(grading / "grades_export.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r["assignment"] == NAME]  # release registered all
+        rows = [r for r in csv.DictReader(f) if r["assignment"] == NAME]
         exported = {r["student_id"]: float(r["score"]) for r in rows}
     assert exported == {"alice": 10, "bob": 4, "carol": 10}
     with open(grading / "similarity.csv") as f:

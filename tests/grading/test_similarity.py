@@ -21,6 +21,9 @@ from coursekit.grading import similarity
 from coursekit.grading.notebook import answer_cells, read_notebook
 from tests.grading.course import ROOT, correct_answers, filled, submit
 
+# one xdist group: the module-scoped fixtures run once (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("similarity")
+
 NAME = "02_recurrent_networks"
 RELEASE = ROOT / "exercises" / NAME / f"{NAME}.ipynb"
 CASES = Path(__file__).resolve().parent / "similarity_cases"
