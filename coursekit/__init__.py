@@ -23,7 +23,7 @@ from coursekit.clipping import (
     one_unit_rnn_loss,
     total_grad_norm,
 )
-from coursekit.data import load_rt_polarity, rt_polarity_split
+from coursekit.data import load_rt_polarity, mackey_glass, rt_polarity_split
 from coursekit.device import default_device, seed_everything
 from coursekit.dropout import (
     DropoutGRU,
@@ -31,8 +31,10 @@ from coursekit.dropout import (
     DropoutMasks,
     DropoutRNN,
     LockedDropout,
+    dropout_lstm_cell_step,
     dropout_mask,
     embedding_dropout,
+    locked_dropout,
     locked_dropout_mask,
 )
 from coursekit.embeddings import (
@@ -47,6 +49,18 @@ from coursekit.embeddings import (
     pad_batch,
     train_classifier,
 )
+from coursekit.esn import (
+    collect_states,
+    input_matrix,
+    readout,
+    reservoir_matrix,
+    reservoir_step,
+    ridge_readout,
+    run_reservoir,
+    scale_to_spectral_radius,
+    spectral_radius,
+)
+from coursekit.esn_models import ESN, DeepESN, memory_capacity, nrmse
 from coursekit.gru import GRU, GRUCell, gru_cell_step, gru_forward, gru_forward_fast
 from coursekit.layernorm import LayerNorm, layer_norm, layer_norm_backward, layer_norm_forward
 from coursekit.layernorm_rnn import (
@@ -66,6 +80,7 @@ from coursekit.lstm import (
     lstm_forward_fast,
     peephole_lstm_step,
 )
+from coursekit.mamba import MambaBlock, MambaLM, MambaMixer, selective_scan, selective_scan_fast
 from coursekit.mlp_lm import (
     MLPLanguageModel,
     context_windows,
@@ -107,6 +122,21 @@ from coursekit.sampling import (
     sample_next,
     temperature_probs,
     top_k_filter,
+)
+from coursekit.scan import linear_scan, scan_blelloch, scan_chunked, scan_loop
+from coursekit.ssm import (
+    S4DLayer,
+    causal_convolution,
+    discretization_error,
+    discretize,
+    discretize_bilinear,
+    discretize_euler,
+    discretize_zoh,
+    discretize_zoh_diagonal,
+    fft_convolution,
+    ssm_convolution,
+    ssm_kernel,
+    ssm_recurrence,
 )
 from coursekit.tcn import TCN, TCNGRU, TCNLSTM, CausalConv1d, TemporalBlock
 from coursekit.truncated_bptt import (
@@ -180,8 +210,10 @@ __all__ = [
     "DropoutMasks",
     "DropoutRNN",
     "LockedDropout",
+    "dropout_lstm_cell_step",
     "dropout_mask",
     "embedding_dropout",
+    "locked_dropout",
     "locked_dropout_mask",
     # chapter 7: coursekit.layernorm, coursekit.layernorm_rnn
     "LayerNorm",
@@ -194,6 +226,21 @@ __all__ = [
     "layer_norm_forward",
     "layer_norm_gru_step",
     "layer_norm_lstm_step",
+    # chapter 11: coursekit.esn, coursekit.esn_models, coursekit.data.mackey_glass
+    "DeepESN",
+    "ESN",
+    "collect_states",
+    "input_matrix",
+    "mackey_glass",
+    "memory_capacity",
+    "nrmse",
+    "readout",
+    "reservoir_matrix",
+    "reservoir_step",
+    "ridge_readout",
+    "run_reservoir",
+    "scale_to_spectral_radius",
+    "spectral_radius",
     # chapter 1: coursekit.sampling, coursekit.ngram, coursekit.mlp_lm, coursekit.embeddings,
     # coursekit.data
     "BagOfNGrams",
@@ -230,6 +277,28 @@ __all__ = [
     "train_mlp_language_model",
     "tune_k",
     "tune_lambdas",
+    # chapter 10: coursekit.scan, coursekit.ssm, coursekit.mamba
+    "MambaBlock",
+    "MambaLM",
+    "MambaMixer",
+    "S4DLayer",
+    "causal_convolution",
+    "discretization_error",
+    "discretize",
+    "discretize_bilinear",
+    "discretize_euler",
+    "discretize_zoh",
+    "discretize_zoh_diagonal",
+    "fft_convolution",
+    "linear_scan",
+    "scan_blelloch",
+    "scan_chunked",
+    "scan_loop",
+    "selective_scan",
+    "selective_scan_fast",
+    "ssm_convolution",
+    "ssm_kernel",
+    "ssm_recurrence",
 ]
 
 __version__ = "0.1.0"

@@ -42,6 +42,7 @@ __all__ = [
     "load_rt_polarity",
     "load_tang_poems",
     "load_tiny_shakespeare",
+    "mackey_glass",
     "num_windows",
     "random_windows",
     "rt_polarity_split",
@@ -310,3 +311,52 @@ def rt_polarity_split() -> dict[str, list[tuple[list[str], int]]]:
         part = "test" if i % 10 == 0 else "dev" if i % 10 == 1 else "train"
         split[part].append((tokenize(sentence), label))
     return split
+
+
+def mackey_glass(
+    length: int,
+    *,
+    tau: float = 17.0,
+    a: float = 0.2,
+    b: float = 0.1,
+    n: float = 10.0,
+    x0: float = 1.2,
+    dt: float = 0.1,
+    sample_every: float = 1.0,
+) -> torch.Tensor:
+    """The Mackey-Glass series (chapter 11): ``length`` samples, float64, ``(length,)``.
+
+    dx/dt = a x(t - τ) / (1 + x(t - τ)^n) - b x(t), with x(t) = x0 for t <= 0 (τ = 17 is
+    chaotic), integrated by the classical Runge-Kutta method with step ``dt`` (τ and
+    ``sample_every`` must be multiples of it) and sampled every ``sample_every`` time units,
+    from t = 0. The delayed value at a half step comes from the cubic Hermite interpolant of
+    the two neighbouring grid points and their derivatives, which keeps the scheme of fourth
+    order (tests/test_data.py checks the order and compares with a much finer step).
+    """
+    check_positive_int(length=length)
+    delay, every = round(tau / dt), round(sample_every / dt)
+    if abs(delay * dt - tau) > 1e-9 * tau or abs(every * dt - sample_every) > 1e-9:
+        raise ValueError(
+            f"tau and sample_every must be multiples of dt; got {tau}, {sample_every}, {dt}"
+        )
+
+    def feedback(lagged: float) -> float:
+        return a * lagged / (1 + lagged**n)
+
+    xs, slopes = [x0], [0.0]  # the grid values and dx/dt there; slope 0 on the flat history
+    for i in range((length - 1) * every):
+        j = i - delay  # the grid index of t - τ
+        lag0, lag1 = (xs[j], xs[j + 1]) if j >= 0 else (x0, x0 if j + 1 < 0 else xs[0])
+        d0 = slopes[j] if j >= 0 else 0.0
+        d1 = slopes[j + 1] if j + 1 > 0 else 0.0  # the history is flat up to t = 0
+        half = (lag0 + lag1) / 2 + dt * (d0 - d1) / 8  # Hermite interpolant at t - τ + dt/2
+        x = xs[i]
+        k1 = feedback(lag0) - b * x
+        k2 = feedback(half) - b * (x + dt / 2 * k1)
+        k3 = feedback(half) - b * (x + dt / 2 * k2)
+        k4 = feedback(lag1) - b * (x + dt * k3)
+        x_next = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        slopes[i] = k1
+        xs.append(x_next)
+        slopes.append(0.0)
+    return torch.tensor(xs[::every], dtype=torch.float64)

@@ -1,8 +1,9 @@
 """Dropout for recurrent networks (循环神经网络的丢弃法) (chapter 6).
 
-Read first: :func:`dropout_mask` (one inverted Bernoulli mask, Eq. (6.1)), :class:`LockedDropout`
-(one mask per sequence, the same at every step, Eq. (6.2)), then :class:`DropoutLSTM`, which puts
-the masks where Gal & Ghahramani (2016) put them, Eq. (6.3)-(6.5). :func:`embedding_dropout`
+Read first: :func:`dropout_mask` (one inverted Bernoulli mask, Eq. (6.1)), :func:`locked_dropout`
+(one mask per sequence, the same at every step, Eq. (6.2); the module :class:`LockedDropout`),
+:func:`dropout_lstm_cell_step` (one LSTM step with the masks of Eq. (6.3)), then
+:class:`DropoutLSTM`, which puts the masks where Gal & Ghahramani (2016) put them, Eq. (6.3)-(6.5). :func:`embedding_dropout`
 drops whole words, Eq. (6.6), and the layers' ``weight_dropout`` is DropConnect on W_hh, Eq. (6.7)
 (both from Merity et al. 2018, AWD-LSTM).
 
@@ -61,7 +62,9 @@ __all__ = [
     "DropoutRNN",
     "LockedDropout",
     "dropout_mask",
+    "dropout_lstm_cell_step",
     "embedding_dropout",
+    "locked_dropout",
     "locked_dropout_mask",
 ]
 
@@ -107,11 +110,29 @@ def locked_dropout_mask(shape, p, generator=None, device=None, dtype=None):
     return dropout_mask(shape, p, generator, device, dtype)
 
 
+def locked_dropout(x, p, mask=None, training=True, batch_first=False, generator=None):
+    """Locked dropout, Eq. (6.2), as a function: x (T, B, F) (or (B, T, F) with batch_first)
+    -> x ⊙ M with one mask M (B, F) at every t, drawn by :func:`locked_dropout_mask` from
+    ``generator`` unless given; x itself when not ``training`` or when p = 0."""
+    _check_rate(p=p)
+    if x.dim() != 3:
+        layout = "(B, T, F)" if batch_first else "(T, B, F)"
+        raise ValueError(f"x must be {layout}; got {tuple(x.shape)}")
+    if not training or p == 0:
+        return x
+    B, width = (x.shape[0], x.shape[2]) if batch_first else tuple(x.shape[1:])
+    if mask is None:
+        mask = locked_dropout_mask((B, width), p, generator, x.device, x.dtype)
+    elif tuple(mask.shape) != (B, width):
+        raise ValueError(f"mask must be (B, F) = {(B, width)}; got {tuple(mask.shape)}")
+    return x * (mask.unsqueeze(1) if batch_first else mask)  # (B, F) over every t
+
+
 class LockedDropout(nn.Module):
     """Locked (variational) dropout, Eq. (6.2), on (T, B, F) (or (B, T, F) with batch_first).
 
-    forward(x, mask=None) -> x ⊙ M with one mask M (B, F) for all t, drawn from ``generator``
-    unless given; the identity in eval() or when p = 0.
+    forward(x, mask=None) -> :func:`locked_dropout` of x in the module's mode: one mask M (B, F)
+    for all t, drawn from ``generator`` unless given; the identity in eval() or when p = 0.
     """
 
     def __init__(self, p=0.5, *, batch_first=False, generator=None):
@@ -120,17 +141,7 @@ class LockedDropout(nn.Module):
         self.p, self.batch_first, self.generator = float(p), batch_first, generator
 
     def forward(self, x, mask=None):
-        if x.dim() != 3:
-            layout = "(B, T, F)" if self.batch_first else "(T, B, F)"
-            raise ValueError(f"x must be {layout}; got {tuple(x.shape)}")
-        if not self.training or self.p == 0:
-            return x
-        B, width = (x.shape[0], x.shape[2]) if self.batch_first else tuple(x.shape[1:])
-        if mask is None:
-            mask = locked_dropout_mask((B, width), self.p, self.generator, x.device, x.dtype)
-        elif tuple(mask.shape) != (B, width):
-            raise ValueError(f"mask must be (B, F) = {(B, width)}; got {tuple(mask.shape)}")
-        return x * (mask.unsqueeze(1) if self.batch_first else mask)  # (B, F) over every t
+        return locked_dropout(x, self.p, mask, self.training, self.batch_first, self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, batch_first={self.batch_first}"
@@ -344,6 +355,24 @@ class DropoutRNN(_RecurrentDropout, RNN):
         return torch.stack(outputs), (h,)  # (T, B, H), ((B, H),)
 
 
+def dropout_lstm_cell_step(
+    x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, input_mask=None, state_mask=None
+):
+    """One LSTM step with the masks of Eq. (6.3): ``lstm_cell_step(x ⊙ M_x, (h ⊙ M_h, c))``.
+
+    x (B, I), state = (h_prev (B, H), c_prev (B, H)), weights and biases as
+    :func:`coursekit.lstm.lstm_cell_step`, input_mask M_x (B, I) and state_mask M_h (B, H) or None
+    (no mask) -> (h (B, H), c (B, H)). The cell c_{t-1} is not masked (Gal & Ghahramani's LSTM);
+    the caller keeps the masks of one sequence the same at every step.
+    """
+    h_prev, c_prev = state
+    if input_mask is not None:
+        x = x * input_mask  # (B, I)
+    if state_mask is not None:
+        h_prev = h_prev * state_mask  # (B, H), only where it meets W_hh
+    return lstm_cell_step(x, (h_prev, c_prev), weight_ih, weight_hh, bias_ih, bias_hh)
+
+
 class DropoutLSTM(_RecurrentDropout, LSTM):
     __doc__ = _LAYER_DOC.format(base="LSTM", step="lstm_cell_step")
 
@@ -351,7 +380,7 @@ class DropoutLSTM(_RecurrentDropout, LSTM):
         (h, c), outputs = states, []
         weight_hr = weights[4] if len(weights) > 4 else None
         for x_t, m_t in zip(x, state_mask, strict=True):  # (B, I_l), (B, O)
-            h, c = lstm_cell_step(x_t, (h * m_t, c), *weights[:4])  # c_{t-1} is not masked
+            h, c = dropout_lstm_cell_step(x_t, (h, c), *weights[:4], state_mask=m_t)
             if weight_hr is not None:
                 h = F.linear(h, weight_hr)  # (B, H) -> (B, P)
             outputs.append(h)

@@ -20,8 +20,10 @@ from coursekit.dropout import (
     DropoutMasks,
     DropoutRNN,
     LockedDropout,
+    dropout_lstm_cell_step,
     dropout_mask,
     embedding_dropout,
+    locked_dropout,
     locked_dropout_mask,
 )
 from tests import torch_compare as tc
@@ -120,6 +122,32 @@ def test_locked_dropout_is_the_identity_in_eval_and_at_p_zero():
     x = sequence()
     assert torch.equal(LockedDropout(0.5).eval()(x), x)
     assert torch.equal(LockedDropout(0.0)(x), x)
+
+
+def test_locked_dropout_function_equals_x_times_the_mask_and_is_off_in_eval():
+    x, mask = sequence(), dropout_mask((B, I), 0.5, seeded(5), dtype=F64)
+    expected = torch.stack([x_t * mask for x_t in x])
+    torch.testing.assert_close(locked_dropout(x, 0.5, mask), expected, rtol=0, atol=0)
+    batch_major = locked_dropout(x.transpose(0, 1), 0.5, mask, batch_first=True)
+    torch.testing.assert_close(batch_major, expected.transpose(0, 1), rtol=0, atol=0)
+    assert torch.equal(locked_dropout(x, 0.5, mask, training=False), x)
+    drawn = locked_dropout(x, 0.5, generator=seeded(4))
+    torch.testing.assert_close(drawn, LockedDropout(0.5, generator=seeded(4))(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("masked", ["input", "state", "both", "neither"])
+def test_dropout_lstm_cell_step_equals_torch_lstm_cell_on_masked_x_and_h(masked):
+    cell = torch.nn.LSTMCell(I, H, dtype=F64)
+    x, h, c = (torch.randn(B, n, dtype=F64, generator=seeded(10 + n)) for n in (I, H, H))
+    m_x = dropout_mask((B, I), 0.4, seeded(20), dtype=F64) if masked in ("input", "both") else None
+    m_h = dropout_mask((B, H), 0.3, seeded(21), dtype=F64) if masked in ("state", "both") else None
+    weights = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    h_new, c_new = dropout_lstm_cell_step(x, (h, c), *weights, input_mask=m_x, state_mask=m_h)
+    x_in = x if m_x is None else x * m_x
+    h_in = h if m_h is None else h * m_h
+    expected_h, expected_c = cell(x_in, (h_in, c))  # the cell c_{t-1} unmasked
+    torch.testing.assert_close(h_new, expected_h, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(c_new, expected_c, rtol=1e-12, atol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
