@@ -126,8 +126,8 @@ class ESN:
         """Collect the states for ``inputs (T, I)`` (from zeros unless ``state``), drop the
         first ``washout`` and fit ``W_out`` to ``targets (T, O)`` by Eq. (11.3)."""
         check_nonnegative_int(washout=washout)
-        self.state = None
-        states = self.states(inputs, state)  # (T, N)
+        self._forget_state()
+        states = self.states(inputs, state)  # (T, N), or DeepESN's (T, L·N) or (T, N)
         targets = _as_series(targets, None, "targets")
         self.W_out = ridge_readout(states[washout:], targets[washout:], self.ridge)
         return self
@@ -154,6 +154,9 @@ class ESN:
             outputs.append(u)
         self.state = x
         return torch.stack(outputs) if outputs else self.W.new_zeros(0, self.W_out.shape[0])
+
+    def _forget_state(self):
+        self.state = None
 
     def _check_fitted(self):
         if self.W_out is None:
@@ -191,17 +194,9 @@ class DeepESN(ESN):
             per_layer.append(inputs)
         return torch.cat(per_layer, dim=1) if self.readout_from == "all" else per_layer[-1]
 
-    def fit(self, inputs, targets, washout: int = 0, state=None) -> DeepESN:
+    def _forget_state(self):
         for layer in self.layers:
             layer.state = None
-        states = self.states(inputs, state)  # (T, L·N) or (T, N)
-        targets = _as_series(targets, None, "targets")
-        self.W_out = ridge_readout(states[washout:], targets[washout:], self.ridge)
-        return self
-
-    def predict(self, inputs, state=None):
-        self._check_fitted()
-        return readout(self.states(inputs, state), self.W_out)
 
     def generate(self, steps: int, first_input) -> torch.Tensor:
         raise NotImplementedError("closed-loop generation is implemented for ESN only")
