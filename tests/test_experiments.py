@@ -15,12 +15,25 @@ from tools.experiments import (
     bptt_delay,
     char_models,
     clipping_sgd,
+    dropout_lm,
+    esn,
+    layernorm_lstm,
     log,
     mlp_lm,
     sentiment,
 )
 
-EXPERIMENTS = [bptt_delay, adding_problem, clipping_sgd, char_models, mlp_lm, sentiment]
+EXPERIMENTS = [
+    bptt_delay,
+    adding_problem,
+    clipping_sgd,
+    char_models,
+    mlp_lm,
+    sentiment,
+    layernorm_lstm,
+    esn,
+    dropout_lm,
+]
 
 
 def shipped_log(module):
@@ -121,6 +134,27 @@ def test_clipping_sgd_runs_and_measures_the_norm_before_clipping():
     assert len(unclipped["loss"]) == 3 and unclipped["valid_bits"] > 0
 
 
+def test_layernorm_lstm_runs_both_models_from_both_initialisations():
+    config = {**layernorm_lstm.CONFIG, "steps": 3, "length": 8}
+    result = layernorm_lstm.run(0, config)
+    expected = {layernorm_lstm.label(n, s) for n in layernorm_lstm.LAYERS for s in (1.0, 4.0)}
+    assert set(result["models"]) == expected
+    for logged in result["models"].values():
+        assert len(logged["loss"]) == 3 and 0 < logged["test_mse"] < 10
+
+
+@pytest.mark.parametrize("name", ["LSTM", "LN-LSTM"])
+def test_layernorm_lstm_scaled_init_multiplies_only_the_weight_matrices(name):
+    torch.manual_seed(0)
+    plain = dict(layernorm_lstm.Regressor(name, 1.0, hidden_size=4).named_parameters())
+    torch.manual_seed(0)
+    scaled = dict(layernorm_lstm.Regressor(name, 4.0, hidden_size=4).named_parameters())
+    assert set(plain) == set(scaled)
+    for key, p in plain.items():
+        factor = 4.0 if key.startswith("layer.weight_") else 1.0  # not the γ (ln_*_weight)
+        assert torch.equal(scaled[key], factor * p), key
+
+
 def test_forget_bias_variant_differs_from_the_lstm_only_in_the_forget_gate_bias():
     torch.manual_seed(0)
     plain = adding_problem.Regressor("LSTM", hidden_size=4)
@@ -166,6 +200,49 @@ def test_char_models_run_every_model_and_score_the_test_text():
         assert 0 < model["test_bits"] < 10  # an untrained model is near log2(66) = 6.04
 
 
+def test_dropout_lm_runs_every_variant_and_scores_the_test_text():
+    config = {
+        **dropout_lm.CONFIG,
+        "steps": 3,
+        "eval_every": 1,
+        "hidden_size": 8,
+        "train_chars": 2000,
+        "valid_chars": 2000,
+    }
+    result = dropout_lm.run(0, config, tiny_shakespeare(*dropout_lm.shakespeare()))
+    assert set(result["models"]) == set(dropout_lm.VARIANTS)
+    for model in result["models"].values():
+        assert model["steps"] == [0, 1, 2, 3]
+        assert len(model["train_bits"]) == len(model["valid_bits"]) == 4
+        assert 0 < model["test_bits"] < 10  # an untrained model is near log2(66) = 6.04
+
+
+def test_dropout_lm_variants_share_the_initial_weights_and_put_the_masks_where_named():
+    models = {}
+    for variant in dropout_lm.VARIANTS:
+        torch.manual_seed(0)
+        models[variant] = dropout_lm.dropout_lm(variant, 66)
+    reference = models["none"].state_dict()
+    for model in models.values():
+        assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
+    rates = {
+        v: (m.layer.input_dropout, m.layer.state_dropout, m.layer.weight_dropout)
+        for v, m in models.items()
+    }
+    p, q = dropout_lm.CONFIG["p"], dropout_lm.CONFIG["p_recurrent"]
+    assert rates == {
+        "none": (0, 0, 0),
+        "Zaremba": (p, 0, 0),
+        "per-step state": (p, q, 0),
+        "variational": (p, q, 0),
+        "weight drop": (p, 0, q),
+    }
+    assert models["Zaremba"].layer.input_output_dropout_mode == "per_step"
+    assert models["per-step state"].layer.state_dropout_mode == "per_step"
+    assert models["variational"].layer.state_dropout_mode == "locked"
+    assert models["variational"].layer.input_output_dropout_mode == "locked"
+
+
 def test_mlp_lm_runs_and_scores_the_test_text():
     config = {**mlp_lm.CONFIG, "steps": 3, "hidden_size": 8}
     result = mlp_lm.run(0, config, tiny_shakespeare(*mlp_lm.shakespeare()))
@@ -199,3 +276,13 @@ def test_rt_polarity_parts_keep_their_sentences_aligned_for_words_and_bigrams():
         assert torch.equal(labels, bigram_labels)
         # a sentence of L words has L unigrams and L - 1 bigrams
         assert all(len(b) == max(2 * len(w) - 1, 0) for w, b in zip(words, bigrams, strict=True))
+
+
+def test_esn_experiment_scores_a_small_reservoir():
+    config = {
+        "mackey_glass": {**esn.CONFIG["mackey_glass"], "units": 30, "train": 300, "test": 50},
+        "memory": {**esn.CONFIG["memory"], "units": 10, "k_max": 10},
+    }
+    result = esn.run(0, config)
+    assert 0 < result["nrmse"] < 1  # better than predicting the mean
+    assert 0 < result["memory_capacity"] <= 10  # at most the number of units

@@ -101,6 +101,8 @@ _ASSIGNMENT_MODULES = (
     "coursekit.grading.specs.bptt",
     "coursekit.grading.specs.clipping",
     "coursekit.grading.specs.lstm",
+    "coursekit.grading.specs.dropout",
+    "coursekit.grading.specs.layernorm",
 )
 
 SPECS: dict[str, FunctionSpec] = {

@@ -63,8 +63,10 @@ def mutations(
 # The assignments' modules use ``mutations``, so they are imported after it is defined.
 from tests.grading.variants import (  # noqa: E402
     backpropagation_through_time,
+    dropout,
     gradient_clipping,
     language_models,
+    layer_normalisation,
     lstm_and_gru,
     recurrent_networks,
 )
@@ -75,4 +77,6 @@ ASSIGNMENTS = {
     "03_backpropagation_through_time": backpropagation_through_time,
     "04_lstm_and_gru": lstm_and_gru,
     "05_gradient_clipping": gradient_clipping,
+    "06_dropout": dropout,
+    "07_layer_normalisation": layer_normalisation,
 }
