@@ -5,9 +5,9 @@ Read first: :func:`reservoir_step`, the leaky reservoir update, Eq. (11.1); then
 :func:`ridge_readout`, the only training there is, Eq. (11.3), solved in closed form. The
 reservoir's weights are drawn once (:func:`reservoir_matrix`, :func:`input_matrix`) and scaled
 to a chosen spectral radius, Eq. (11.4); they are never trained. :class:`ESN` puts the pieces
-together (teacher-forced fit, one-step prediction, closed-loop generation, Eq. (11.6)) and
-:class:`DeepESN` stacks reservoirs, Eq. (11.7); :func:`memory_capacity`, Eq. (11.8), measures
-how much of its past input a reservoir keeps. Those three live in ``coursekit.esn_models``.
+together (teacher-forced fit, one-step prediction, closed-loop generation, Eq. (11.6));
+:func:`memory_capacity`, Eq. (11.7), measures how much of its past input a reservoir keeps, and
+:class:`DeepESN` stacks reservoirs, Eq. (11.8). Those three live in ``coursekit.esn_models``.
 
 Equations (x_t the reservoir state, u_t the input, α the leak rate, f = tanh):
 
@@ -20,8 +20,8 @@ Equations (x_t the reservoir state, u_t the input, α the leak rate, f = tanh):
     (11.5)  σ_max(W) < 1  (largest singular value): sufficient for the echo state property
             with tanh (a contraction); ρ(W) < 1 is neither sufficient nor, with inputs, necessary
     (11.6)  u_{t+1} = y_t                                                 closed loop (generation)
-    (11.7)  x^{(1)}_t from u_t;  x^{(l)}_t from x^{(l-1)}_t by Eq. (11.1)  deep ESN
-    (11.8)  MC = Σ_{k=1}^{k_max} r²(u_{t-k}, y_k(t))                      memory capacity
+    (11.7)  MC = Σ_{k=1}^{k_max} r²(u_{t-k}, y_k(t))                      memory capacity
+    (11.8)  x^{(1)}_t from u_t;  x^{(l)}_t from x^{(l-1)}_t by Eq. (11.1)  deep ESN
 
 Semantics follow Jaeger (2001), Lukoševičius (2012, "A practical guide to applying echo state
 networks") and reservoirpy 0.4.2: its ``Reservoir`` update (the bias inside f, the leak on the

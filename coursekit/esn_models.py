@@ -2,7 +2,7 @@
 
 :class:`ESN`: a reservoir, Eq. (11.1), with a ridge readout, Eqs. (11.2)-(11.3): teacher-forced
 ``fit``, one-step ``predict`` and closed-loop ``generate``, Eq. (11.6). :class:`DeepESN`: a
-stack of reservoirs, Eq. (11.7). :func:`memory_capacity`, Eq. (11.8), in reservoirpy 0.4.2's
+stack of reservoirs, Eq. (11.8). :func:`memory_capacity`, Eq. (11.7), in reservoirpy 0.4.2's
 protocol, and :func:`nrmse`. The equations and the dimension glossary are ``coursekit.esn``'s
 (T time, I input, N units per layer, O outputs, L layers, K = k_max).
 
@@ -164,7 +164,7 @@ class ESN:
 
 
 class DeepESN(ESN):
-    """Eq. (11.7): ``layers`` reservoirs in a stack, layer l driven by layer l-1's state.
+    """Eq. (11.8): ``layers`` reservoirs in a stack, layer l driven by layer l-1's state.
 
     The readout reads the concatenated states of all layers (``readout_from="all"``, size
     L·N) or the top layer's only (``"top"``). Layer l > 1's input weights are drawn with
@@ -209,7 +209,7 @@ class DeepESN(ESN):
 def memory_capacity(
     esn: ESN, k_max: int, *, generator: torch.Generator | None = None, per_delay: bool = False
 ):
-    """Eq. (11.8): Jaeger's memory capacity, reservoirpy's protocol.
+    """Eq. (11.7): Jaeger's memory capacity, reservoirpy's protocol.
 
     Input u i.i.d. uniform in [-0.8, 0.8], ``10 k_max`` steps; output k (k = 1..K) is trained
     to give u_{t-k} on the first 80 % of the series (the first ``k_max`` steps washed out)

@@ -205,7 +205,7 @@ Trained rows from {seeds_note(["sentiment"])}.
 
 One-step prediction of the Mackey–Glass series (τ = 17, one sample per time unit): trained
 on 2 000 steps, scored on the next 500 by the NRMSE (the RMSE over the target's standard
-deviation; lower is better). Memory capacity, Eq. (11.8): the sum over delays of the squared
+deviation; lower is better). Memory capacity, Eq. (11.7): the sum over delays of the squared
 correlation of a readout with the delayed input (higher is better, at most the number of
 units). Only the readout is trained; the seconds are one CPU core's.
 

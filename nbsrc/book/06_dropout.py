@@ -182,8 +182,8 @@ for p in [0.2, 0.5]:
 # {cite}`ch6-merity2018regularizing` calls *locked* dropout:
 #
 # $$
-# y_t = x_t \odot M \quad \text{for every } t, \qquad M \in \mathbb{R}^{B \times F}
-# \text{ drawn once per sequence by (6.1)}.
+# y_t = x_t \odot M \ \text{ for every } t, \quad M \in \mathbb{R}^{B \times F}
+# \text{ drawn once by (6.1)}.
 # \tag{6.2}
 # $$
 #
@@ -256,10 +256,11 @@ plt.show()
 # {cite:t}`ch6-zaremba2014recurrent`, two years earlier, had found that dropout made large
 # LSTMs trainable without overfitting only if it stayed *off* the recurrent connections.
 # Their {term}`naive dropout <朴素丢弃法>` (朴素丢弃法; note 001's "Naive Dropout RNN") is
+# (6.3)–(6.4) with the masks redrawn at every step and none on the state, so only the
+# vertical connections are dropped:
 #
 # $$
-# \text{(6.3)–(6.4) with } M_x, M_y \text{ redrawn at every } t \text{ and no } M_h:
-# \text{ the vertical connections only.}
+# h_t = \text{cell}\big(x_t \odot M_{x,t},\ h_{t-1}\big), \qquad y_t = h_t \odot M_{y,t} .
 # \tag{6.5}
 # $$
 #

@@ -149,19 +149,18 @@ print(
 # $\partial \sigma^2 / \partial x_j = 2 (x_j - \mu) / N$ (the second term of the chain,
 # $-\frac{2}{N}\sum_i (x_i - \mu)$, is zero), differentiating $\hat x_i = (x_i - \mu) s$:
 #
-# $$
+# \begin{equation*}
 # \begin{aligned}
 # \frac{\partial \hat x_i}{\partial x_j}
 #   &= s\,\delta_{ij} - \frac{s}{N} - (x_i - \mu)\,\frac{s^3}{2}\,
-#      \frac{2 (x_j - \mu)}{N}
-#    = \frac{s}{N} \left( N \delta_{ij} - 1 - \hat x_i \hat x_j \right), \\
+#      \frac{2 (x_j - \mu)}{N} \\
+#   &= \frac{s}{N} \left( N \delta_{ij} - 1 - \hat x_i \hat x_j \right), \\
 # \frac{\partial L}{\partial x_j}
-#   &= \sum_i \hat d_i \frac{\partial \hat x_i}{\partial x_j}
-#    = s \left( \hat d_j - \frac{1}{N}\sum_i \hat d_i
+#   &= \sum_i \hat d_i \frac{\partial \hat x_i}{\partial x_j} \\
+#   &= s \left( \hat d_j - \frac{1}{N}\sum_i \hat d_i
 #      - \hat x_j \, \frac{1}{N} \sum_i \hat d_i \hat x_i \right).
-# \end{aligned}
-# \tag{7.7}
-# $$
+# \end{aligned}\tag{7.7}
+# \end{equation*}
 #
 # Read it as a projection: from $\hat d$, remove its mean (a shift of a whole row does not
 # change $\hat x$) and its component along $\hat x$ (nor does a stretch about the mean),
@@ -394,13 +393,12 @@ plt.show()
 # is carried to the next step is **not** normalised, so the cell highway of chapter 4 stays
 # as it was:
 #
-# $$
+# \begin{equation*}
 # \begin{aligned}
 # z_t = {}& \mathrm{LN}(x_t W_{ih}^\top; \gamma_{ih}, \beta_{ih}) \\
 #   &+ \mathrm{LN}(h_{t-1} W_{hh}^\top; \gamma_{hh}, \beta_{hh}) + b_{ih} + b_{hh},
-# \end{aligned}
-# \tag{7.8}
-# $$
+# \end{aligned}\tag{7.8}
+# \end{equation*}
 #
 # $$ c_t = f_t \odot c_{t-1} + i_t \odot g_t , \tag{7.9} $$
 #

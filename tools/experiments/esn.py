@@ -6,7 +6,7 @@ Two scores per seed, each on a reservoir drawn from that seed:
   of 500 units, spectral radius 1.25, leak rate 0.3, ridge 1e-6, teacher-forced on 2 000 steps
   (the first 100 washed out) and scored on the next 500 by the NRMSE (RMSE over the standard
   deviation of the target), with the seconds the fit took;
-- memory capacity, Eq. (11.8), of 100 units at spectral radius 1 and ridge 1e-4 with
+- memory capacity, Eq. (11.7), of 100 units at spectral radius 1 and ridge 1e-4 with
   k_max = 50 (the setting of issue 19, where reservoirpy 0.4.2 gives 18.78 / 16.45 / 18.40 for
   its seeds 1 / 2 / 3).
 
