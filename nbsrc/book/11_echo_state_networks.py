@@ -68,9 +68,10 @@ def gen(seed):
 # $$
 #
 # With $\alpha = 1$ this is the classic ESN, an Elman RNN (chapter 2)
-# whose weights are not trained. The output is linear in the state,
+# whose weights are not trained. The output is linear in the state with a
+# 1 on top (for the bias),
 #
-# $$ y_t = W_{\text{out}} \begin{bmatrix} 1 \\ x_t \end{bmatrix},
+# $$ y_t = W_{\text{out}} \, [1;\ x_t],
 # \tag{11.2} $$
 #
 # and training means running the reservoir over the training input
@@ -319,7 +320,7 @@ assert min(horizons) >= 20
 # is the {term}`memory capacity <记忆容量>` (记忆容量):
 #
 # $$ \text{MC} = \sum_{k=1}^{k_{\max}} r^2\!\left(u_{t-k},\, y_k(t)\right).
-# \tag{11.8} $$
+# \tag{11.7} $$
 #
 # It is at most $N$ for a reservoir of $N$ units. `memory_capacity`
 # follows reservoirpy's protocol ($u$ uniform in $[-0.8, 0.8]$,
@@ -455,7 +456,7 @@ assert leak_errors[0.1].max() < leak_errors[1.0].min()
 # from all of them {cite}`ch11-gallicchio2017deep`:
 #
 # $$ x^{(1)}_t \text{ from } u_t, \qquad
-# x^{(l)}_t \text{ from } x^{(l-1)}_t \text{ by Eq. (11.1)}. \tag{11.7} $$
+# x^{(l)}_t \text{ from } x^{(l-1)}_t \text{ by Eq. (11.1)}. \tag{11.8} $$
 #
 # Three layers of 100 units against one of 300, on the one-step
 # Mackey–Glass task of §11.4 and on memory capacity:
@@ -629,3 +630,13 @@ assert esn_seconds < lstm_seconds and esn_error < lstm_error
 # :filter: docname in docnames
 # :keyprefix: ch11-
 # ```
+#
+# ## Exercise
+#
+# In the exercise you write `scale_to_spectral_radius`, Eq. (11.4), `reservoir_step`,
+# Eq. (11.1), `collect_states` (teacher forcing and the washout) and `ridge_readout`,
+# Eq. (11.3), and put them together to predict a sine one step ahead. Its tests compare the
+# middle two with `coursekit` in values and gradients, and judge the readout by what it
+# outputs, on states that include two nearly equal columns, where an explicit inverse loses
+# about four digits.
+# {download}`Download the exercise notebook <../exercises/11_echo_state_networks/11_echo_state_networks.ipynb>`.

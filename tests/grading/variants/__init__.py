@@ -64,6 +64,7 @@ def mutations(
 from tests.grading.variants import (  # noqa: E402
     backpropagation_through_time,
     dropout,
+    echo_state_networks,
     gradient_clipping,
     language_models,
     layer_normalisation,
@@ -79,4 +80,5 @@ ASSIGNMENTS = {
     "05_gradient_clipping": gradient_clipping,
     "06_dropout": dropout,
     "07_layer_normalisation": layer_normalisation,
+    "11_echo_state_networks": echo_state_networks,
 }
