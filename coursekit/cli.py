@@ -8,9 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from coursekit.grading import checks, release
+from coursekit.grading import release
 from coursekit.grading.outcomes import bounded
 from coursekit.grading.sandbox import SandboxUnavailable
+from coursekit.grading.verdict import judge_notebook
 
 SHOWN = 20  # students to look at, listed after a grading run
 
@@ -78,7 +79,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         from coursekit.grading.autograde import UNISOLATED_WARNING
 
         print(UNISOLATED_WARNING, file=sys.stderr)
-    verdict = checks.judge_notebook(
+    verdict = judge_notebook(
         submission,
         source,
         seed=seed,

@@ -7,6 +7,25 @@ import pytest
 import torch
 
 
+def pytest_configure(config):
+    """Refuse ``--dist loadgroup`` where pytest-xdist cannot keep a group on one worker.
+
+    It does so by adding ``@group`` to the node ids, which pytest-xdist 3.8 writes where pytest
+    up to 9.1 keeps them; from pytest 9.2 the write is lost, groups are silently split, and
+    every expensive module fixture (a class graded through nbgrader) runs on every worker:
+    the suite took half again as long, and nothing said why."""
+    if config.getoption("dist", "no") != "loadgroup" or hasattr(config, "workerinput"):
+        return
+    import xdist
+
+    xdist_version = tuple(int(p) for p in xdist.__version__.split(".")[:2])
+    if pytest.version_tuple[:2] >= (9, 2) and xdist_version <= (3, 8):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {xdist.__version__} splits the "
+            "xdist_group groups of --dist loadgroup; install pytest<9.2 (requirements.txt)"
+        )
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip every test marked ``gpu`` where torch sees no CUDA device (``pytest -m gpu``
     selects them)."""

@@ -1,6 +1,6 @@
 """Grade a whole class: ``coursekit grade ASSIGNMENT SUBMISSIONS --workers N``.
 
-Each submission is judged by :func:`coursekit.grading.checks.judge_notebook` (the verdict made
+Each submission is judged by :func:`coursekit.grading.verdict.judge_notebook` (the verdict made
 outside the student's kernel) on a private copy; the original is hashed before and after and
 never written. Submissions are graded in parallel, by local workers or on a Dask cluster
 (``--scheduler ADDRESS``); every result is saved as it arrives (``results/<student>.json``),
@@ -30,13 +30,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from coursekit.grading.bubblewrap import sandbox_problem
-from coursekit.grading.checks import judge_notebook
 from coursekit.grading.notebook import graded_cells, read_notebook
 from coursekit.grading.outcomes import Status, bounded, csv_safe
 from coursekit.grading.release import ensure_tools_on_path, register_assignment
 from coursekit.grading.sandbox import SandboxUnavailable
 from coursekit.grading.student_data import warn_if_not_ignored
 from coursekit.grading.submissions import Submission, discover
+from coursekit.grading.verdict import judge_notebook
 
 __all__ = ["grade_class", "grade_submission", "write_gradebook"]
 

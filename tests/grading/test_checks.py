@@ -15,12 +15,12 @@ from coursekit.grading.checks import (
     ReferenceUsed,
     check_function,
     compare_arrays,
-    judge_notebook,
 )
 from coursekit.grading.notebook import answer_cells
 from coursekit.grading.program import as_released
 from coursekit.grading.specs import SPECS, spec_for
 from coursekit.grading.static import find_forbidden
+from coursekit.grading.verdict import judge_notebook
 from tests.grading.course import ROOT, correct_answers, source_notebook
 from tests.grading.variants import ASSIGNMENTS
 

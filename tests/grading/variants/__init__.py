@@ -3,8 +3,7 @@
 Each module defines ``WRONG_VARIANTS`` (answer cell grade id -> {label: replacement source},
 at least three per graded function) and ``CHEATS`` (label -> (grade id, replacement source)),
 ``FOOLS_NBGRADER`` (cheat labels plain nbgrader is shown to reward), ``CALLS_REFERENCE`` (the
-label of the cheat that imports coursekit) and, optionally, ``ROUNDTRIP_ALL_VARIANTS = True``
-to send every variant (not one per function) through the real nbgrader.
+label of the cheat that imports coursekit).
 
 A wrong variant is written as a mutation of the solution, ``(label, old, new)``: the correct
 answer of its grade id with the one occurrence of ``old`` (a line, or a few contiguous lines)

@@ -77,9 +77,6 @@ WRONG_VARIANTS = mutations(
     },
 )
 
-# Assignment 2 is the worked example: every variant also goes through the real nbgrader.
-ROUNDTRIP_ALL_VARIANTS = True
-
 # Answers that try to get the marks without doing the work. Each must lose its function's
 # points in the verdict (judge_notebook), whatever plain nbgrader makes of it.
 CHEATS = {
