@@ -123,7 +123,7 @@ from coursekit.sampling import (
     temperature_probs,
     top_k_filter,
 )
-from coursekit.scan import linear_scan, scan_blelloch, scan_chunked, scan_loop
+from coursekit.scan import linear_scan, scan_blelloch, scan_chunked, scan_combine, scan_loop
 from coursekit.ssm import (
     S4DLayer,
     causal_convolution,
@@ -293,6 +293,7 @@ __all__ = [
     "linear_scan",
     "scan_blelloch",
     "scan_chunked",
+    "scan_combine",
     "scan_loop",
     "selective_scan",
     "selective_scan_fast",

@@ -13,14 +13,14 @@ compute the same numbers:
 
       (10.21)  (a_2, b_2) • (a_1, b_1) = (a_2 a_1, a_2 b_1 + b_2)     (apply 1, then 2)
 
-  so the prefix compositions can be built as a tree (:func:`_scan_in_place`): an up-sweep of
-  log2 L levels composes neighbouring blocks of 1, 2, 4, ... steps, and a down-sweep of
-  log2 L levels composes each half-block with the complete prefix before it, until every
-  position holds the composition of all steps up to it, applied to h_{-1} = 0: h_t. About 2L
-  combines in 2 log2 L vectorised steps, against L dependent steps for the loop. Lengths that
-  are not powers of two are padded with the identity map (1, 0). Its backward is written by
-  hand (:class:`BlellochScan`): the gradient of (10.20) is itself a linear recurrence, run
-  backwards in time,
+  (:func:`scan_combine`), so the prefix compositions can be built as a tree
+  (:func:`_scan_in_place`): an up-sweep of log2 L levels composes neighbouring blocks of 1,
+  2, 4, ... steps, and a down-sweep of log2 L levels composes each half-block with the
+  complete prefix before it, until every position holds the composition of all steps up to
+  it, applied to h_{-1} = 0: h_t. About 2L combines in 2 log2 L vectorised steps, against L
+  dependent steps for the loop. Lengths that are not powers of two are padded with the
+  identity map (1, 0). Its backward is written by hand (:class:`BlellochScan`): the gradient
+  of (10.20) is itself a linear recurrence, run backwards in time,
 
       (10.22)  g_t = dl/dh_t + a_{t+1} ⊙ g_{t+1}   (g_{L-1} = dl/dh_{L-1})
       (10.23)  dl/db_t = g_t,      dl/da_t = g_t ⊙ h_{t-1}
@@ -57,6 +57,7 @@ __all__ = [
     "linear_scan",
     "scan_blelloch",
     "scan_chunked",
+    "scan_combine",
     "scan_loop",
 ]
 
@@ -101,6 +102,24 @@ def scan_loop(a, b, h0=None):
 
 # ---------------------------------------------------------------------------------------------
 # The parallel scan.
+
+
+def scan_combine(left, right):
+    """The combine step of the parallel scan, Eq. (10.21): two consecutive pieces of (10.20)
+    composed into one.
+
+    left = (a_1, b_1) the earlier piece, right = (a_2, b_2) the later one (tensors of one
+    shape, or broadcastable) -> (a_2 ⊙ a_1, a_2 ⊙ b_1 + b_2), the affine map
+    h -> a_2 ⊙ (a_1 ⊙ h + b_1) + b_2 that applies the earlier piece, then the later. It is
+    associative, so prefixes can be combined in any grouping (the tree of
+    :func:`_scan_in_place`, which applies it to whole blocks in place), but not commutative:
+    the order of time matters in the b part. The identity map (1, 0) is neutral. Folding it
+    over t = 0, 1, ... in time order gives (a_0 ⊙ ... ⊙ a_t, h_t) from h_{-1} = 0
+    (test_scan_combine_folded_equals_loop, test_scan_combine_is_associative).
+    """
+    a_1, b_1 = left
+    a_2, b_2 = right
+    return a_2 * a_1, a_2 * b_1 + b_2
 
 
 def _padded(a, b):

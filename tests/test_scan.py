@@ -14,6 +14,7 @@ from coursekit.scan import (
     linear_scan,
     scan_blelloch,
     scan_chunked,
+    scan_combine,
     scan_loop,
 )
 
@@ -93,6 +94,40 @@ def test_zero_coefficients_reset_the_state():
         h = fn(a, b.detach())
         torch.testing.assert_close(h[:, 10], b.detach()[:, 10])
         torch.testing.assert_close(h, scan_loop(a, b.detach()), rtol=1e-10, atol=1e-10)
+
+
+def test_scan_combine_folded_equals_loop():
+    """Folding the combine over time, left to right, gives every h_t (and the products of a)."""
+    a, b, h0 = inputs(2, 9, (3,), torch.float64, h0=True)
+    b = torch.cat([a[:, :1] * h0.unsqueeze(1) + b[:, :1], b[:, 1:]], dim=1)  # h0 folded into b_0
+    prefix = (a[:, 0], b[:, 0])
+    states, products = [prefix[1]], [prefix[0]]
+    for t in range(1, 9):
+        prefix = scan_combine(prefix, (a[:, t], b[:, t]))
+        states.append(prefix[1])
+        products.append(prefix[0])
+    torch.testing.assert_close(torch.stack(states, 1), closed_form(a, b, None), rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.stack(products, 1), torch.cumprod(a, 1), rtol=0, atol=1e-12)
+
+
+def test_scan_combine_is_associative():
+    """Associative, not commutative, with (1, 0) neutral, and one case by hand."""
+    a, b, _ = inputs(1, 3, (4,), torch.float64)
+    x, y, z = ((a[:, t], b[:, t]) for t in range(3))
+    left = scan_combine(scan_combine(x, y), z)
+    right = scan_combine(x, scan_combine(y, z))
+    for got, want in zip(left, right, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    assert not torch.allclose(scan_combine(x, y)[1], scan_combine(y, x)[1])
+    identity = (torch.ones(1, 4, dtype=torch.float64), torch.zeros(1, 4, dtype=torch.float64))
+    for element in (scan_combine(identity, x), scan_combine(x, identity)):
+        torch.testing.assert_close(element[0], x[0], rtol=0, atol=0)
+        torch.testing.assert_close(element[1], x[1], rtol=0, atol=0)
+    # By hand: h -> 2h + 3, then h -> 5h + 7, is h -> 10h + 22.
+    a2, b2 = scan_combine(
+        (torch.tensor(2.0), torch.tensor(3.0)), (torch.tensor(5.0), torch.tensor(7.0))
+    )
+    assert (a2.item(), b2.item()) == (10.0, 22.0)
 
 
 def test_argument_checks():

@@ -69,6 +69,7 @@ from tests.grading.variants import (  # noqa: E402
     layer_normalisation,
     lstm_and_gru,
     recurrent_networks,
+    state_space_models_and_mamba,
 )
 
 ASSIGNMENTS = {
@@ -79,5 +80,6 @@ ASSIGNMENTS = {
     "05_gradient_clipping": gradient_clipping,
     "06_dropout": dropout,
     "07_layer_normalisation": layer_normalisation,
+    "10_state_space_models_and_mamba": state_space_models_and_mamba,
     "11_echo_state_networks": echo_state_networks,
 }
