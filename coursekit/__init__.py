@@ -124,6 +124,18 @@ from coursekit.sampling import (
     top_k_filter,
 )
 from coursekit.scan import linear_scan, scan_blelloch, scan_chunked, scan_combine, scan_loop
+from coursekit.scheduled_sampling import (
+    Decoded,
+    ExposureBias,
+    choose_inputs,
+    coin_flips,
+    decode,
+    exponential_schedule,
+    exposure_bias,
+    inverse_sigmoid_schedule,
+    linear_schedule,
+    per_position_error,
+)
 from coursekit.ssm import (
     S4DLayer,
     causal_convolution,
@@ -226,6 +238,17 @@ __all__ = [
     "layer_norm_forward",
     "layer_norm_gru_step",
     "layer_norm_lstm_step",
+    # chapter 8: coursekit.scheduled_sampling
+    "Decoded",
+    "ExposureBias",
+    "choose_inputs",
+    "coin_flips",
+    "decode",
+    "exponential_schedule",
+    "exposure_bias",
+    "inverse_sigmoid_schedule",
+    "linear_schedule",
+    "per_position_error",
     # chapter 11: coursekit.esn, coursekit.esn_models, coursekit.data.mackey_glass
     "DeepESN",
     "ESN",

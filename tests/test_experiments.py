@@ -6,6 +6,7 @@ chapter reads; and the tasks they train on are checked against independent formu
 """
 
 import json
+import math
 
 import pytest
 import torch
@@ -20,6 +21,7 @@ from tools.experiments import (
     layernorm_lstm,
     log,
     mlp_lm,
+    scheduled_sampling,
     sentiment,
 )
 
@@ -33,6 +35,7 @@ EXPERIMENTS = [
     layernorm_lstm,
     esn,
     dropout_lm,
+    scheduled_sampling,
 ]
 
 
@@ -286,3 +289,60 @@ def test_esn_experiment_scores_a_small_reservoir():
     result = esn.run(0, config)
     assert 0 < result["nrmse"] < 1  # better than predicting the mean
     assert 0 < result["memory_capacity"] <= 10  # at most the number of units
+
+
+# -- chapter 8: scheduled_sampling ------------------------------------------------------------
+
+
+def test_reversal_targets_are_the_source_backwards_after_a_separator():
+    source, first, targets = scheduled_sampling.reversal_batch(
+        torch.Generator().manual_seed(0), 5, 7
+    )
+    assert source.shape == targets.shape == (7, 5) and first.tolist() == [10] * 7
+    assert source.max() < 10  # digits only: the separator is never a target
+    for b in range(7):
+        assert targets[b].tolist() == source[b].tolist()[::-1]
+
+
+@pytest.mark.parametrize("setting", ["linear", "exponential", "inverse sigmoid"])
+def test_each_decay_crosses_one_half_halfway_through_training(setting):
+    p_true = scheduled_sampling.schedule(setting, 1000)
+    assert p_true(0) > 0.99 and p_true(500) == pytest.approx(0.5, abs=1e-9)
+    assert p_true(999) < 0.5
+
+
+def test_inverse_sigmoid_k_solves_k_log_k():
+    for half in (3.0, 50.0, 750.0):
+        k = scheduled_sampling.inverse_sigmoid_k(half)
+        assert k >= 1 and k * math.log(k) == pytest.approx(half, rel=1e-12)
+
+
+def test_errors_after_a_first_error_are_counted_apart_from_the_others():
+    wrong = torch.tensor([[False, True, True, False], [False, False, False, True]])
+    after, before = scheduled_sampling.error_after_and_before_a_first_error(wrong)
+    # after: row 0 at t = 2, 3 (wrong, right); before: row 0 at t = 0, 1 and all of row 1
+    assert after == pytest.approx(1 / 2) and before == pytest.approx(2 / 6)
+    assert scheduled_sampling.error_after_and_before_a_first_error(
+        torch.zeros(3, 4, dtype=bool)
+    ) == (
+        0.0,
+        0.0,
+    )
+
+
+def test_experiment_runs_every_setting_and_logs_its_fields():
+    config = {
+        **scheduled_sampling.CONFIG,
+        "steps": 4,
+        "length": 3,
+        "test_size": 20,
+        "eval_every": 2,
+    }
+    result = scheduled_sampling.run(0, config)
+    assert set(result["settings"]) == set(scheduled_sampling.SETTINGS)
+    for logged in result["settings"].values():
+        assert len(logged["loss"]) == 4 and [c["step"] for c in logged["curve"]] == [2, 4]
+        assert len(logged["teacher_forced"]) == len(logged["free_running"]) == 3
+        for name in ("sequences_right", "error_after_an_error", "error_before_any_error"):
+            assert 0 <= logged[f"free_running_{name}"] <= 1
+    assert result["settings"]["teacher forcing"]["curve"][0]["p_true"] == 1.0
