@@ -211,7 +211,7 @@ attack(
     """
 import glob, os
 targets = glob.glob('/**/correct/**/*.ipynb', recursive=True)
-targets += glob.glob('/**/coursekit/grading/checks.py', recursive=True)
+targets += glob.glob('/**/coursekit/grading/*.py', recursive=True)
 targets += ['../../correct/02_recurrent_networks/02_recurrent_networks.ipynb']
 for target in targets:
     try:
