@@ -17,7 +17,7 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_real(value) -> bool:
+def is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -39,33 +39,35 @@ def check_positive(**values) -> None:
     """Real numbers that must be > 0 (a learning rate, a clipping threshold); None is allowed
     and means "not used"."""
     for name, value in values.items():
-        if value is not None and (not _is_real(value) or not value > 0):
+        if value is not None and (not is_real(value) or not value > 0):
             raise ValueError(f"{name} must be positive; got {value!r}")
 
 
 def check_nonnegative(**values) -> None:
     """Real numbers that must be >= 0 (a smoothing constant)."""
     for name, value in values.items():
-        if not _is_real(value) or not value >= 0:
+        if not is_real(value) or not value >= 0:
             raise ValueError(f"{name} must be >= 0; got {value!r}")
 
 
 def check_fraction(**values) -> None:
     """Probabilities and rates in [0, 1] (a dropout rate)."""
     for name, value in values.items():
-        if not _is_real(value) or not 0 <= value <= 1:
+        if not is_real(value) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
+
+
+def describe(value) -> str:
+    """What an error message says was given: a tensor's shape and dtype, else the type."""
+    if isinstance(value, torch.Tensor):
+        return f"{tuple(value.shape)} {value.dtype}"
+    return type(value).__name__
 
 
 def check_ids(name: str, ids, min_length: int = 0) -> None:
     """A 1-D LongTensor of token ids (L,) with at least ``min_length`` of them."""
     if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
-        got = (
-            f"{tuple(ids.shape)} {ids.dtype}"
-            if isinstance(ids, torch.Tensor)
-            else type(ids).__name__
-        )
-        raise ValueError(f"{name} must be a 1-D LongTensor of token ids (L,); got {got}")
+        raise ValueError(f"{name} must be a 1-D LongTensor of token ids (L,); got {describe(ids)}")
     if len(ids) < min_length:
         raise ValueError(f"{name} needs at least {min_length} tokens; got {len(ids)}")
 

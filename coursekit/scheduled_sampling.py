@@ -45,13 +45,18 @@ teacher-forced, free-running and coin-flipping loops around a tiny GRU decoder).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 
-from coursekit._checks import check_fraction, check_nonnegative, check_nonnegative_int
+from coursekit._checks import (
+    check_fraction,
+    check_nonnegative,
+    check_nonnegative_int,
+    describe,
+    is_real,
+)
 from coursekit.sampling import sample_next
 
 __all__ = [
@@ -66,10 +71,6 @@ __all__ = [
     "linear_schedule",
     "per_position_error",
 ]
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def linear_schedule(step: int, *, start: float = 1.0, slope: float, minimum: flo
 def exponential_schedule(step: int, *, k: float) -> float:
     """Eq. (8.3): ``k ** step`` with ``0 < k < 1``, the paper's exponential decay."""
     check_nonnegative_int(step=step)
-    if not _is_real(k) or not 0 < k < 1:
+    if not is_real(k) or not 0 < k < 1:
         raise ValueError(f"k must be a number in (0, 1); got {k!r}")
     return float(k) ** step
 
@@ -106,7 +107,7 @@ def inverse_sigmoid_schedule(step: int, *, k: float) -> float:
     ``1 / (1 + exp(step / k - ln k))``, which cannot overflow.
     """
     check_nonnegative_int(step=step)
-    if not _is_real(k) or not k >= 1:
+    if not is_real(k) or not k >= 1:
         raise ValueError(f"k must be a number >= 1; got {k!r}")
     x = step / k - math.log(k)
     if x > 700:  # exp would overflow; 1 / (1 + e^x) = e^-x to double precision here
@@ -179,12 +180,9 @@ class Decoded(NamedTuple):
 
 def _check_decode_inputs(first_input, targets):
     if not isinstance(targets, torch.Tensor) or targets.dim() != 2 or targets.dtype != torch.long:
-        got = (
-            f"{tuple(targets.shape)} {targets.dtype}"
-            if isinstance(targets, torch.Tensor)
-            else type(targets).__name__
+        raise ValueError(
+            f"targets must be a (B, T) LongTensor of token ids; got {describe(targets)}"
         )
-        raise ValueError(f"targets must be a (B, T) LongTensor of token ids; got {got}")
     if targets.shape[1] == 0:
         raise ValueError(f"targets must have T >= 1 positions; got {tuple(targets.shape)}")
     if (
@@ -192,14 +190,9 @@ def _check_decode_inputs(first_input, targets):
         or first_input.shape != targets.shape[:1]
         or first_input.dtype != torch.long
     ):
-        got = (
-            f"{tuple(first_input.shape)} {first_input.dtype}"
-            if isinstance(first_input, torch.Tensor)
-            else type(first_input).__name__
-        )
         raise ValueError(
             f"first_input must be a ({targets.shape[0]},) LongTensor (B,), one id per "
-            f"sequence of targets {tuple(targets.shape)}; got {got}"
+            f"sequence of targets {tuple(targets.shape)}; got {describe(first_input)}"
         )
 
 
