@@ -4,6 +4,18 @@ Each module is one concept of the book, readable in a sitting; the public layers
 torch's contracts (``coursekit.RNN`` loads ``torch.nn.RNN``'s ``state_dict``).
 """
 
+from coursekit.attention import (
+    AdditiveAttention,
+    DotAttention,
+    GeneralAttention,
+    additive_score,
+    attend,
+    dot_score,
+    general_score,
+    masked_softmax,
+    scaled_dot_product_attention,
+)
+from coursekit.beam_search import SearchResult, beam_search, greedy_search, length_penalty_factor
 from coursekit.bptt import (
     DERIVATIVE_BOUND,
     elman_backward,
@@ -136,6 +148,14 @@ from coursekit.scheduled_sampling import (
     linear_schedule,
     per_position_error,
 )
+from coursekit.seq2seq import (
+    Decoder,
+    Encoder,
+    EncoderOutput,
+    Seq2Seq,
+    expand_for_beams,
+    masked_cross_entropy,
+)
 from coursekit.ssm import (
     S4DLayer,
     causal_convolution,
@@ -151,6 +171,20 @@ from coursekit.ssm import (
     ssm_recurrence,
 )
 from coursekit.tcn import TCN, TCNGRU, TCNLSTM, CausalConv1d, TemporalBlock
+from coursekit.translation_data import (
+    TokenVocab,
+    TranslationBatch,
+    TranslationPair,
+    bleu_zh,
+    bucket_batches,
+    cmn_eng_split,
+    detokenize_chinese,
+    encode_pairs,
+    load_cmn_eng,
+    normalise_chinese,
+    tokenize_chinese,
+    tokenize_english,
+)
 from coursekit.truncated_bptt import (
     expected_truncation_length,
     random_truncation_lengths,
@@ -249,6 +283,39 @@ __all__ = [
     "inverse_sigmoid_schedule",
     "linear_schedule",
     "per_position_error",
+    # chapter 9: coursekit.attention, coursekit.beam_search, coursekit.seq2seq,
+    # coursekit.translation_data
+    "AdditiveAttention",
+    "DotAttention",
+    "GeneralAttention",
+    "SearchResult",
+    "additive_score",
+    "attend",
+    "beam_search",
+    "dot_score",
+    "general_score",
+    "greedy_search",
+    "length_penalty_factor",
+    "masked_softmax",
+    "scaled_dot_product_attention",
+    "Decoder",
+    "Encoder",
+    "EncoderOutput",
+    "Seq2Seq",
+    "TokenVocab",
+    "TranslationBatch",
+    "TranslationPair",
+    "bleu_zh",
+    "bucket_batches",
+    "cmn_eng_split",
+    "detokenize_chinese",
+    "encode_pairs",
+    "expand_for_beams",
+    "load_cmn_eng",
+    "masked_cross_entropy",
+    "normalise_chinese",
+    "tokenize_chinese",
+    "tokenize_english",
     # chapter 11: coursekit.esn, coursekit.esn_models, coursekit.data.mackey_glass
     "DeepESN",
     "ESN",
