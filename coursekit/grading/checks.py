@@ -86,6 +86,9 @@ def _describe_leaves(case: Case) -> list[str]:
         elif "map" in spec:
             for key, item in spec["map"].items():
                 walk(item, f"{label}[{key!r}]")
+        elif "elman_step" in spec:
+            for name, item in zip(("E", "W", "U", "c"), spec["elman_step"], strict=True):
+                walk(item, f"{label} (the decoder's {name})")
 
     for i, arg in enumerate(case.args):
         walk(arg, f"argument {i}")
@@ -120,7 +123,12 @@ def compare_evaluations(
 
 
 def reference_evaluation(spec: FunctionSpec, case: Case, generator: torch.Generator):
-    """The reference's outputs and gradients, and the random cotangents drawn for them."""
+    """The reference's outputs and gradients, and the random cotangents drawn for them.
+
+    The reference runs under float64 as torch's default dtype, as the student's function does
+    (every assignment's setup cell sets it), whatever this process's default: what a function
+    draws from a generator (``torch.rand`` of the default dtype, say chapter 8's coins) depends
+    on it."""
     drawn: list[np.ndarray] = []
 
     def draw(shapes: list[tuple[int, ...] | None]) -> list[np.ndarray | None]:
@@ -131,7 +139,14 @@ def reference_evaluation(spec: FunctionSpec, case: Case, generator: torch.Genera
         return drawn
 
     cotangents = draw if spec.gradients else None
-    expected = evaluate(spec.reference_function(), case.args, case.kwargs, case.arrays, cotangents)
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        expected = evaluate(
+            spec.reference_function(), case.args, case.kwargs, case.arrays, cotangents
+        )
+    finally:
+        torch.set_default_dtype(dtype)
     return expected, (drawn if spec.gradients else None)
 
 

@@ -12,6 +12,10 @@ Arguments travel as a small JSON-able structure whose leaves name arrays:
     {"seq": [<arg>, ...]}        a tuple of arguments (e.g. a 4-tuple of weights)
     {"lit": <json value>}        a literal: a string, a number, None
     {"gen": <seed>}              a fresh ``torch.Generator`` seeded with ``seed`` (sampling)
+    {"elman_step": [E, W, U, c]} a decoder step ``step(ids (B,), h) -> (logits (B, V), h)`` of an
+                                 Elman cell, h = tanh(E[ids] + h W^T), logits = h U^T + c, the
+                                 state zeros (B, H) when None (chapter 8's ``decode``): E (V, H),
+                                 W (H, H), U (V, H), c (V,) are arguments, so gradients reach them
 """
 
 from __future__ import annotations
@@ -46,7 +50,21 @@ def build_args(spec: Any, arrays: dict[str, np.ndarray], leaves: list[torch.Tens
         return spec["lit"]
     if "gen" in spec:
         return torch.Generator().manual_seed(int(spec["gen"]))
+    if "elman_step" in spec:
+        return _elman_step(*(build_args(item, arrays, leaves) for item in spec["elman_step"]))
     raise ValueError(f"unknown argument spec {spec!r}")
+
+
+def _elman_step(embedding, weight_hh, weight_out, bias_out):
+    """The decoder step of an ``{"elman_step": ...}`` argument (module docstring)."""
+
+    def step(ids, state):
+        if state is None:
+            state = embedding.new_zeros(ids.shape[0], embedding.shape[1])
+        state = torch.tanh(embedding[ids] + state @ weight_hh.T)  # (B, H)
+        return state @ weight_out.T + bias_out, state  # (B, V), (B, H)
+
+    return step
 
 
 def flatten_outputs(result: Any) -> list[Any]:

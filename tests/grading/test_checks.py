@@ -192,6 +192,56 @@ def test_integer_and_generator_arguments_and_leaf_names():
     assert _describe_leaves(Case("c", args, {}, arrays)) == ["argument 1['w']"]
 
 
+def test_an_elman_step_argument_is_the_cell_written_out_and_its_weights_are_leaves():
+    from coursekit.grading.checks import _describe_leaves
+    from coursekit.grading.evaluate import build_args
+    from coursekit.grading.specs import Case
+
+    g = torch.Generator().manual_seed(0)
+    E, W, U, c = (torch.randn(shape, generator=g, dtype=torch.float64) for shape in
+                  [(3, 2), (2, 2), (3, 2), (3,)])  # fmt: skip
+    arrays = {f"a{i}": t.numpy() for i, t in enumerate((E, W, U, c))}
+    arg = {"elman_step": [{"t": f"a{i}"} for i in range(4)]}
+    leaves: list[torch.Tensor] = []
+    step = build_args(arg, arrays, leaves)
+    ids = torch.tensor([2, 0])
+    logits, h = step(ids, None)  # from h = 0: h = tanh(E[ids])
+    h_expected = torch.tanh(E[ids])
+    torch.testing.assert_close(h, h_expected)
+    torch.testing.assert_close(logits, h_expected @ U.T + c)
+    logits, h2 = step(torch.tensor([1, 1]), h)
+    h2_expected = torch.tanh(E[[1, 1]] + h_expected @ W.T)
+    torch.testing.assert_close(h2, h2_expected)
+    torch.testing.assert_close(logits, h2_expected @ U.T + c)
+    assert len(leaves) == 4 and all(leaf.requires_grad for leaf in leaves)
+    names = _describe_leaves(Case("c", [arg], {}, arrays))
+    assert names == [f"argument 0 (the decoder's {n})" for n in "EWUc"]
+
+
+def test_the_reference_runs_under_float64_whatever_the_graders_default_dtype():
+    # chapter 8's coins are torch.rand draws of the default dtype: a reference evaluated under
+    # float32 would flip other coins than the student's float64 kernel
+    from coursekit.grading.checks import reference_evaluation, seeded
+    from coursekit.grading.specs import spec_for
+
+    spec = spec_for("decode")
+    results = {}
+    dtype = torch.get_default_dtype()
+    try:
+        for default in (torch.float32, torch.float64):
+            torch.set_default_dtype(default)
+            _, generator = seeded(3)
+            case = spec.make_cases(generator)[2]  # p_true = 0.5: coins are drawn
+            results[default] = reference_evaluation(spec, case, generator)[0]
+            assert torch.get_default_dtype() == default  # restored
+    finally:
+        torch.set_default_dtype(dtype)
+    got, expected = results[torch.float32], results[torch.float64]
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key])
+
+
 def _release(name: str) -> Path:
     return ROOT / "exercises" / name / f"{name}.ipynb"
 

@@ -103,6 +103,7 @@ _ASSIGNMENT_MODULES = (
     "coursekit.grading.specs.lstm",
     "coursekit.grading.specs.dropout",
     "coursekit.grading.specs.layernorm",
+    "coursekit.grading.specs.scheduled_sampling",
     "coursekit.grading.specs.ssm",
     "coursekit.grading.specs.esn",
 )

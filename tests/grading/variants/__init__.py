@@ -69,6 +69,7 @@ from tests.grading.variants import (  # noqa: E402
     layer_normalisation,
     lstm_and_gru,
     recurrent_networks,
+    scheduled_sampling,
     state_space_models_and_mamba,
 )
 
@@ -80,6 +81,7 @@ ASSIGNMENTS = {
     "05_gradient_clipping": gradient_clipping,
     "06_dropout": dropout,
     "07_layer_normalisation": layer_normalisation,
+    "08_scheduled_sampling": scheduled_sampling,
     "10_state_space_models_and_mamba": state_space_models_and_mamba,
     "11_echo_state_networks": echo_state_networks,
 }
