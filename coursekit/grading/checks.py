@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import secrets
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,9 @@ def compare_evaluations(
     return None
 
 
+_DEFAULT_DTYPE_LOCK = threading.Lock()
+
+
 def reference_evaluation(spec: FunctionSpec, case: Case, generator: torch.Generator):
     """The reference's outputs and gradients, and the random cotangents drawn for them.
 
@@ -139,14 +143,18 @@ def reference_evaluation(spec: FunctionSpec, case: Case, generator: torch.Genera
         return drawn
 
     cotangents = draw if spec.gradients else None
-    dtype = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        expected = evaluate(
-            spec.reference_function(), case.args, case.kwargs, case.arrays, cotangents
-        )
-    finally:
-        torch.set_default_dtype(dtype)
+    # The default dtype is global to the process and `coursekit grade` runs submissions in
+    # threads: without the lock, two overlapping evaluations could restore each other's float64
+    # and leave it as the process default.
+    with _DEFAULT_DTYPE_LOCK:
+        dtype = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            expected = evaluate(
+                spec.reference_function(), case.args, case.kwargs, case.arrays, cotangents
+            )
+        finally:
+            torch.set_default_dtype(dtype)
     return expected, (drawn if spec.gradients else None)
 
 
