@@ -11,7 +11,10 @@ from no state and from a given one, with T = 1; its five outputs are compared (t
 the arg-max predictions and the coins exactly, as ids), and the gradient of the logits and
 the final state with respect to every weight and the initial state. ``per_position_error``
 (Eq. (8.5)) gets id tables with a known share of wrong entries (none, all, some);
-``exposure_bias`` the decoders of ``decode``.
+``exposure_bias`` the decoders of ``decode``, one case with B = 128 from a given state of
+scale 2: its curves are shares of the batch, and with B = 8 and a state of scale 1 a free
+run started from no state instead of the given one left both curves unchanged on 3 of 10
+seeds; with this case no state variant survived 600 seeds.
 
 Tolerances: the default (rtol 1e-7, atol 1e-9). An honest answer computes the same formulas
 in another order: ``k / (k + exp(i / k))`` against the reference's
@@ -144,6 +147,7 @@ def _exposure_cases(g: torch.Generator) -> list[Case]:
     for label, batch, length, vocab, hidden, with_state in [
         ("B=20, T=6, V=5, H=4", 20, 6, 5, 4, False),
         ("B=8, T=5, V=7, H=5, a given state", 8, 5, 7, 5, True),
+        ("B=128, T=6, V=5, H=4, a given state", 128, 6, 5, 4, True),
         ("B=1, T=1, V=4, H=2", 1, 1, 4, 2, False),
     ]:
         b = SpecBuilder(g)
@@ -152,7 +156,7 @@ def _exposure_cases(g: torch.Generator) -> list[Case]:
             _ids(g, b, vocab, batch),
             _ids(g, b, vocab, batch, length),
         ]
-        state = b.tensor(batch, hidden) if with_state else lit(None)
+        state = b.tensor(batch, hidden, scale=2.0) if with_state else lit(None)
         cases.append(b.case(label, args, state=state))
     return cases
 

@@ -8,7 +8,7 @@ Each variant is a mutation ``(label, old, new)`` of the solution's answer (see
 decoding loop, one coin per sequence (or per batch) instead of per token, the coins' sense
 reversed, the prediction taken before instead of after the step (one step stale), teacher
 forcing left on (the coin ignored), the targets fed unshifted, the coins' first column not
-True; the error rate averaged over the wrong axis or counting the right tokens; teacher
+True, the given state ignored; the error rate averaged over the wrong axis or counting the right tokens; teacher
 forcing left on at inference in the exposure-bias measurement, its two curves swapped, the
 free-running error scored on the fed inputs.
 """
@@ -94,6 +94,11 @@ WRONG_VARIANTS = mutations(
                 "the targets fed unshifted (y_t at step t)",
                 "torch.where(coin, targets[:, t - 1], predictions[-1])",
                 "torch.where(coin, targets[:, t], predictions[-1])",
+            ),
+            (
+                "the given state ignored (step 0 from no state)",
+                "decoder_step(inputs, state)",
+                "decoder_step(inputs, state if t > 0 else None)",
             ),
             (
                 "x_0's coin not True",
