@@ -71,6 +71,15 @@ class SpecBuilder:
         self.arrays[name] = np.array(values, dtype=dtype)
         return {"t": name} if dtype == "float64" else {"t": name, "dtype": dtype}
 
+    def ids(self, high: int, *shape: int) -> dict:
+        """Random token ids in ``[0, high)`` of ``shape``, an int64 tensor argument."""
+        values = torch.randint(0, high, shape, generator=self.generator)
+        return self.given(values.numpy(), "int64")
+
+    def generator_argument(self) -> dict:
+        """A ``{"gen": seed}`` argument: a fresh generator, its seed drawn from this one."""
+        return {"gen": int(torch.randint(0, 2**31 - 1, (), generator=self.generator))}
+
     def weights(self, hidden: int, inputs: int, bias: bool = True) -> dict:
         """(weight_ih, weight_hh, bias_ih, bias_hh) as one tuple argument."""
         return {"seq": self.rnn_params(hidden, inputs, bias)}

@@ -51,10 +51,6 @@ DROPOUT_FORBIDDEN = (
 SIGMAS = 6.0  # the allowance of every frequency test, in standard errors
 
 
-def _seed(g: torch.Generator) -> int:
-    return int(torch.randint(0, 2**31 - 1, (), generator=g))
-
-
 def _frequency_problem(what: str, hits: np.ndarray, expected: float) -> str | None:
     """None when the mean of the 0/1 array ``hits`` is within SIGMAS standard errors of
     ``expected`` (a binomial proportion), else a message."""
@@ -177,7 +173,7 @@ def _locked_dropout_mask_cases(g: torch.Generator) -> list[Case]:
     ]:
         b = SpecBuilder(g)
         label = f"(B, F) = {shape}, p = {p}, a seeded generator"
-        cases.append(b.case(label, [lit(list(shape)), lit(p)], generator={"gen": _seed(g)}))
+        cases.append(b.case(label, [lit(list(shape)), lit(p)], generator=b.generator_argument()))
     return cases
 
 
@@ -207,7 +203,7 @@ def _locked_dropout_cases(g: torch.Generator) -> list[Case]:
     cases.append(b.case(label, [b.tensor(3, 2, 4), lit(0.0)]))
     for shape, p, batch_first in [((6, 200, 80), 0.5, False), ((120, 5, 100), 0.3, True)]:
         b = SpecBuilder(g)
-        kwargs = {"generator": {"gen": _seed(g)}}
+        kwargs = {"generator": b.generator_argument()}
         if batch_first:
             kwargs["batch_first"] = lit(True)
         label = f"x {shape}, batch_first={batch_first}, p = {p}, masks drawn from a generator"

@@ -63,16 +63,6 @@ CBOW_FORBIDDEN = (
 SAMPLE_DRAWS = 6000  # draws per distinct row of logits; a row drawn fewer times: support only
 
 
-def _ids(b: SpecBuilder, high: int, *shape: int) -> dict:
-    """Random token ids in ``[0, high)``, an int64 tensor argument."""
-    values = torch.randint(0, high, shape, generator=b.generator)
-    return b.given(values.numpy(), "int64")
-
-
-def _seed(g: torch.Generator) -> int:
-    return int(torch.randint(0, 2**31 - 1, (), generator=g))
-
-
 # -- n-gram counts and add-k smoothing, Eqs. (1.3)-(1.4) ---------------------------------------
 
 
@@ -90,7 +80,7 @@ def _ngram_counts_cases(g: torch.Generator) -> list[Case]:
         ("unigrams of an empty sequence, V=3", 0, 1, 3),
     ]:
         b = SpecBuilder(g)
-        cases.append(b.case(label, [_ids(b, vocab, length), lit(n), lit(vocab)]))
+        cases.append(b.case(label, [b.ids(vocab, length), lit(n), lit(vocab)]))
     for label, ids, n, vocab in [
         ("repeated token, bigrams", [1] * 7, 2, 3),
         ("repeated token, trigrams", [0] * 6 + [2] * 5, 3, 3),
@@ -154,7 +144,7 @@ def _perplexity_cases(g: torch.Generator) -> list[Case]:
         b = SpecBuilder(g)
         logits = b.tensor(*shape, vocab, scale=scale)
         b.arrays[logits["t"]] += shift
-        cases.append(b.case(label, [logits, _ids(b, vocab, *shape)]))
+        cases.append(b.case(label, [logits, b.ids(vocab, *shape)]))
     return cases
 
 
@@ -174,7 +164,7 @@ def _mlp_lm_cases(g: torch.Generator) -> list[Case]:
         b = SpecBuilder(g)
         scale_h, scale_out = 1.0 / (n * dim) ** 0.5, 1.0 / hidden**0.5
         args = [
-            _ids(b, vocab, batch, n),  # context_ids
+            b.ids(vocab, batch, n),  # context_ids
             b.tensor(vocab, dim, scale=1.5),  # embedding
             b.tensor(hidden, n * dim, scale=2 * scale_h),  # weight_h
             b.tensor(hidden, scale=scale_h) if bias_h else lit(None),  # bias_h
@@ -240,7 +230,7 @@ def _sample_next_cases(g: torch.Generator) -> list[Case]:
         ("V=6, temperature 10, top_k=2", 6, 10.0, 2),
     ]:
         b = SpecBuilder(g)
-        kwargs = {"generator": {"gen": _seed(g)}}
+        kwargs = {"generator": b.generator_argument()}
         if temperature is not None:
             kwargs["temperature"] = lit(temperature)
         if top_k is not None:
@@ -254,7 +244,7 @@ def _sample_next_cases(g: torch.Generator) -> list[Case]:
     ]:
         b = SpecBuilder(g)
         logits = b.tensor(*shape, scale=3.0 if len(shape) == 2 else 2.0)
-        kwargs = {"temperature": lit(temperature), "generator": {"gen": _seed(g)}}
+        kwargs = {"temperature": lit(temperature), "generator": b.generator_argument()}
         if top_k is not None:
             kwargs["top_k"] = lit(top_k)
         cases.append(b.case(label, [logits], **kwargs))
@@ -352,7 +342,7 @@ def _cbow_cases(g: torch.Generator) -> list[Case]:
         width = max(lengths)
         mask = np.arange(width)[None, :] < np.array(lengths)[:, None]  # (B, L)
         args = [
-            _ids(b, vocab, len(lengths), width),  # padded places hold random ids too
+            b.ids(vocab, len(lengths), width),  # padded places hold random ids too
             b.given(mask, "bool"),
             b.tensor(vocab, dim, scale=1.5),  # embedding
             b.tensor(classes, dim),  # weight
@@ -364,12 +354,12 @@ def _cbow_cases(g: torch.Generator) -> list[Case]:
         ("mask None, sum", "sum"),
     ]:
         b = SpecBuilder(g)
-        args = [_ids(b, 7, 3, 4), lit(None), b.tensor(7, 3, scale=1.5), b.tensor(2, 3), b.tensor(2)]
+        args = [b.ids(7, 3, 4), lit(None), b.tensor(7, 3, scale=1.5), b.tensor(2, 3), b.tensor(2)]
         cases.append(b.case(label, args, reduction=lit(reduction)))
     b = SpecBuilder(g)
     lengths = [3, 5, 2]
     mask = np.arange(5)[None, :] < np.array(lengths)[:, None]
-    args = [_ids(b, 6, 3, 5), b.given(mask, "bool"), b.tensor(6, 2), b.tensor(3, 2), b.tensor(3)]
+    args = [b.ids(6, 3, 5), b.given(mask, "bool"), b.tensor(6, 2), b.tensor(3, 2), b.tensor(3)]
     cases.append(b.case("reduction left at its default (mean)", args))
     return cases
 

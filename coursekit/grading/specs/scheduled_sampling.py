@@ -49,15 +49,6 @@ def _uniform(g: torch.Generator, low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand((), generator=g, dtype=torch.float64))
 
 
-def _integer(g: torch.Generator, low: int, high: int) -> int:
-    """An int in [low, high)."""
-    return int(torch.randint(low, high, (), generator=g))
-
-
-def _seed(g: torch.Generator) -> int:
-    return _integer(g, 0, 2**31 - 1)
-
-
 def _linear_cases(g: torch.Generator) -> list[Case]:
     cases = []
     for label, step in [("step 0", 0), ("step 37", 37), ("step 480", 480), ("step 5000", 5000)]:
@@ -110,18 +101,14 @@ def _decoder(b: SpecBuilder, vocab: int, hidden: int) -> dict:
     }
 
 
-def _ids(g: torch.Generator, b: SpecBuilder, vocab: int, *shape: int) -> dict:
-    return b.given(torch.randint(vocab, shape, generator=g).numpy(), dtype="int64")
-
-
 def _decoding_case(g, label, batch, length, vocab, hidden, p_true, with_state) -> Case:
     b = SpecBuilder(g)
     step = _decoder(b, vocab, hidden)
-    args = [step, _ids(g, b, vocab, batch), _ids(g, b, vocab, batch, length)]
+    args = [step, b.ids(vocab, batch), b.ids(vocab, batch, length)]
     kwargs = {
         "p_true": lit(p_true),
         "state": b.tensor(batch, hidden) if with_state else lit(None),
-        "generator": {"gen": _seed(g)},
+        "generator": b.generator_argument(),
     }
     return b.case(label, args, **kwargs)
 
@@ -153,8 +140,8 @@ def _exposure_cases(g: torch.Generator) -> list[Case]:
         b = SpecBuilder(g)
         args = [
             _decoder(b, vocab, hidden),
-            _ids(g, b, vocab, batch),
-            _ids(g, b, vocab, batch, length),
+            b.ids(vocab, batch),
+            b.ids(vocab, batch, length),
         ]
         state = b.tensor(batch, hidden, scale=2.0) if with_state else lit(None)
         cases.append(b.case(label, args, state=state))
