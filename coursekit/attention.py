@@ -149,7 +149,11 @@ def additive_score(query, keys, W, U, w):
     """Eq. (9.7), Bahdanau's score: ``w^T tanh(W s + U h_j)`` for every query s and key h_j.
 
     W (H, Q), U (H, K), w (H,). U h_j is computed once per key, not once per (i, j) pair."""
-    projected_keys = keys @ U.T  # (B, Tk, H)
+    return _additive_from_projected(query, keys @ U.T, W, w)  # U h_j: (B, Tk, H)
+
+
+def _additive_from_projected(query, projected_keys, W, w):
+    """Eq. (9.7) from the keys already multiplied by U: projected_keys (B, Tk, H)."""
     projected_query = query @ W.T  # (B, H) or (B, Tq, H)
     if query.dim() == 2:
         hidden = torch.tanh(projected_query[:, None, :] + projected_keys)  # (B, Tk, H)
@@ -182,20 +186,34 @@ def general_score(query, keys, W):
 class _Attention(nn.Module):
     """forward(query (B, Q) or (B, Tq, Q), keys (B, Tk, K), values (B, Tk, Dv), mask (B, Tk)
     bool True = keep, or None) -> (context (B, Dv) or (B, Tq, Dv), weights (B, Tk) or
-    (B, Tq, Tk)), Eqs. (9.11)-(9.12) around the subclass's :meth:`score`."""
+    (B, Tq, Tk)), Eqs. (9.11)-(9.12) around the subclass's score.
+
+    A decoder queries the same keys at every step. The part of the score that depends on the
+    keys alone (U h_j of the additive score, W_a h_j of the general one) is
+    :meth:`project_keys`; compute it once per source and pass it to every step's call as
+    ``projected_keys`` (test_projected_keys_give_the_same_attention)."""
 
     query_size: int | None = None
     key_size: int | None = None
 
-    def score(self, query, keys):  # pragma: no cover - every subclass has one
+    def project_keys(self, keys):
+        """keys (B, Tk, K) -> what :meth:`score_projected` takes for them."""
+        return keys
+
+    def score_projected(self, query, projected_keys):  # pragma: no cover - every subclass
         raise NotImplementedError
 
-    def forward(self, query, keys, values, mask=None):
+    def score(self, query, keys):
+        return self.score_projected(query, self.project_keys(keys))
+
+    def forward(self, query, keys, values, mask=None, projected_keys=None):
         _check_attention_inputs(query, keys, values, mask)
         for name, size, got in (("query", self.query_size, query), ("key", self.key_size, keys)):
             if size is not None and got.shape[-1] != size:
                 raise ValueError(f"{name} size must be {size}; got {describe(got)}")
-        return attend(self.score(query, keys), values, mask)
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)
+        return attend(self.score_projected(query, projected_keys), values, mask)
 
 
 class AdditiveAttention(_Attention):
@@ -219,8 +237,11 @@ class AdditiveAttention(_Attention):
             nn.init.uniform_(p, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
         nn.init.uniform_(self.w, -1 / math.sqrt(self.hidden_size), 1 / math.sqrt(self.hidden_size))
 
-    def score(self, query, keys):
-        return additive_score(query, keys, self.W, self.U, self.w)
+    def project_keys(self, keys):
+        return keys @ self.U.T  # U h_j (B, Tk, H)
+
+    def score_projected(self, query, projected_keys):
+        return _additive_from_projected(query, projected_keys, self.W, self.w)
 
 
 class DotAttention(_Attention):
@@ -231,9 +252,9 @@ class DotAttention(_Attention):
         super().__init__()
         self.scaled = bool(scaled)
 
-    def score(self, query, keys):
-        scores = dot_score(query, keys)
-        return scores / math.sqrt(keys.shape[-1]) if self.scaled else scores
+    def score_projected(self, query, projected_keys):
+        scores = dot_score(query, projected_keys)
+        return scores / math.sqrt(projected_keys.shape[-1]) if self.scaled else scores
 
 
 class GeneralAttention(_Attention):
@@ -250,8 +271,11 @@ class GeneralAttention(_Attention):
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.W, -1 / math.sqrt(self.key_size), 1 / math.sqrt(self.key_size))
 
-    def score(self, query, keys):
-        return general_score(query, keys, self.W)
+    def project_keys(self, keys):
+        return keys @ self.W.T  # W_a h_j (B, Tk, Q)
+
+    def score_projected(self, query, projected_keys):
+        return dot_score(query, projected_keys)  # s^T (W_a h_j), Eq. (9.9)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ is the interface a beam search (束搜索) drives, with :func:`expand_for_beams`
 layers are coursekit's own (:class:`coursekit.GRU`, :class:`coursekit.LSTM`); the attention
 module, when there is one, is any of :mod:`coursekit.attention`'s, called as
 ``attention(query (B, Q), keys (B, S, K), values (B, S, K), mask (B, S)) -> (context (B, K),
-weights (B, S))``.
+weights (B, S))``; where it also has coursekit's ``project_keys``, teacher forcing projects the
+keys once per batch instead of once per step.
 
 Equations (x_1..x_m the source words, y_1..y_n the target characters, y_0 = <bos>, E the
 embeddings, f a GRU or LSTM step, [a; b] concatenation):
@@ -160,7 +161,8 @@ class Decoder(nn.Module):
     ``context_size`` is K, the encoder's output size. :meth:`step` is one step;
     :meth:`forward` runs a whole teacher-forced target: without attention the context is the
     same at every step, so the whole sequence goes through ``self.rnn`` in one call; with
-    attention it loops over :meth:`step` (test_teacher_forcing_equals_a_loop_over_steps).
+    attention it loops over the steps of Eq. (9.4)-(9.5) and applies the readout (9.6) once
+    (test_teacher_forcing_equals_a_loop_over_steps).
     The recurrent state ``rnn_state`` is a tuple in torch's layout: ``(h,)`` or ``(h, c)``,
     each (L, B, H). ``dropout`` acts on the embeddings and on tanh(W_o ...), in training.
     """
@@ -223,6 +225,15 @@ class Decoder(nn.Module):
         hidden = torch.tanh(self.hidden_out(torch.cat([s, context, embedded], dim=-1)))
         return self.vocab_out(self.dropout(hidden))
 
+    def _context(self, rnn_state, memory, memory_mask, summary, projected_keys=None):
+        """c_t of Eq. (9.4) (or c, without attention) and the weights α_t (or None)."""
+        if self.attention is None:
+            return summary, None  # c_t = c
+        query = rnn_state[0][-1]  # s_{t-1}, the top layer's h (B, H)
+        if projected_keys is None:
+            return self.attention(query, memory, memory, memory_mask)
+        return self.attention(query, memory, memory, memory_mask, projected_keys=projected_keys)
+
     def step(self, y_prev, rnn_state, memory, memory_mask, summary):
         """One step of Eq. (9.4)-(9.6).
 
@@ -231,32 +242,38 @@ class Decoder(nn.Module):
         -> (logits (B, V), new rnn_state, attention weights (B, S) or None).
         """
         embedded = self.dropout(self.embedding(y_prev))  # (B, E)
-        if self.attention is None:
-            context, weights = summary, None  # c_t = c
-        else:
-            query = rnn_state[0][-1]  # s_{t-1}, the top layer's h (B, H)
-            context, weights = self.attention(query, memory, memory, memory_mask)  # Eq. (9.4)
+        context, weights = self._context(rnn_state, memory, memory_mask, summary)
         rnn_state = self._rnn_step(torch.cat([embedded, context], dim=-1), rnn_state)
         return self._readout(rnn_state[0][-1], context, embedded), rnn_state, weights
 
     def forward(self, tgt_in, rnn_state, memory, memory_mask, summary):
         """Teacher forcing: tgt_in (B, T) = <bos> y_1 .. y_{T-1} -> (logits (B, T, V), final
-        rnn_state, attention weights (B, T, S) or None)."""
+        rnn_state, attention weights (B, T, S) or None).
+
+        The same as :meth:`step` at every t, but faster: the embeddings, the keys' part of
+        the score and the readout (9.6) are computed once for all steps; only the recurrence
+        and the attention it queries loop over t."""
+        embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
         if self.attention is None:
-            embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
             context = summary[:, None, :].expand(-1, tgt_in.shape[1], -1)  # (B, T, K)
             hx = rnn_state if self.cell == "lstm" else rnn_state[0]
             output, final = self.rnn(torch.cat([embedded, context], dim=-1), hx)  # (B, T, H)
             final = final if isinstance(final, tuple) else (final,)
             return self._readout(output, context, embedded), final, None
-        logits, weights = [], []
+        project = getattr(self.attention, "project_keys", None)  # coursekit's modules have it
+        projected_keys = None if project is None else project(memory)
+        states, contexts, weights = [], [], []
         for t in range(tgt_in.shape[1]):
-            step_logits, rnn_state, step_weights = self.step(
-                tgt_in[:, t], rnn_state, memory, memory_mask, summary
+            context, step_weights = self._context(
+                rnn_state, memory, memory_mask, summary, projected_keys
             )
-            logits.append(step_logits)
+            rnn_state = self._rnn_step(torch.cat([embedded[:, t], context], dim=-1), rnn_state)
+            states.append(rnn_state[0][-1])  # s_t (B, H)
+            contexts.append(context)
             weights.append(step_weights)
-        return torch.stack(logits, dim=1), rnn_state, torch.stack(weights, dim=1)
+        states, contexts = torch.stack(states, dim=1), torch.stack(contexts, dim=1)  # (B, T, .)
+        logits = self._readout(states, contexts, embedded)
+        return logits, rnn_state, torch.stack(weights, dim=1)
 
 
 def masked_cross_entropy(logits, targets, mask, reduction="mean"):

@@ -135,6 +135,25 @@ def test_functional_scores_equal_the_modules():
         assert_all_close([dot_score(q, keys)], [torch.einsum("bik,bjk->bij", q, keys)])
 
 
+@pytest.mark.parametrize("name", ["additive", "dot", "scaled dot", "general"])
+def test_projected_keys_give_the_same_attention(name):
+    """A decoder projects the keys once and passes them to every step; the keys it is given
+    are then ignored, so a wrong projection would show."""
+    size = K if "dot" in name else Q
+    query, keys, values = inputs(2, query_size=size)
+    module = {
+        "additive": lambda: AdditiveAttention(Q, K, H, dtype=F64),
+        "dot": DotAttention,
+        "scaled dot": lambda: DotAttention(scaled=True),
+        "general": lambda: GeneralAttention(Q, K, dtype=F64),
+    }[name]()
+    mask = padding_mask()
+    expected = module(query, keys, values, mask)
+    projected = module.project_keys(keys)
+    got = module(query, torch.zeros_like(keys), values, mask, projected_keys=projected)
+    assert_all_close(got, expected)
+
+
 def test_a_batch_of_queries_equals_one_query_at_a_time():
     query, keys, values = inputs(3)
     mask = padding_mask()

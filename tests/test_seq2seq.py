@@ -183,6 +183,25 @@ def test_teacher_forcing_equals_a_loop_over_steps(cell, attention):
         close(log_probs, F.log_softmax(logits[:, t], dim=-1))
 
 
+@pytest.mark.parametrize("name", ["AdditiveAttention", "GeneralAttention"])
+def test_teacher_forcing_with_projected_keys_equals_the_steps(name):
+    """With coursekit's attention, forward projects the keys once (project_keys); step, which
+    the test above proves against torch's cells, projects them at every call."""
+    from coursekit import attention  # only here: the other tests use StandInAttention
+
+    model = make_model("gru", attention=True)
+    K = model.encoder.output_size
+    args = (6, K, 3) if name == "AdditiveAttention" else (6, K)
+    model.decoder.attention = getattr(attention, name)(*args, dtype=F64)
+    src, lengths = padded_batch([5, 2, 3])
+    tgt_in = torch.cat([torch.full((3, 1), BOS), torch.randint(3, V_TGT, (3, 4))], dim=1)
+    logits = model(src, lengths, tgt_in)
+    state = model.encode(src, lengths)
+    for t in range(tgt_in.shape[1]):
+        log_probs, state = model.step(tgt_in[:, t], state)
+        close(log_probs, F.log_softmax(logits[:, t], dim=-1))
+
+
 @CELLS
 def test_two_layer_decoder_steps_equal_its_whole_sequence_layer(cell):
     model = make_model(cell, attention=False, num_layers=2)
