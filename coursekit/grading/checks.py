@@ -87,8 +87,9 @@ def _describe_leaves(case: Case) -> list[str]:
         elif "map" in spec:
             for key, item in spec["map"].items():
                 walk(item, f"{label}[{key!r}]")
-        elif "elman_step" in spec:
-            for name, item in zip(("E", "W", "U", "c"), spec["elman_step"], strict=True):
+        elif "elman_step" in spec or "elman_log_step" in spec:
+            weights = spec.get("elman_step", spec.get("elman_log_step"))
+            for name, item in zip(("E", "W", "U", "c"), weights, strict=True):
                 walk(item, f"{label} (the decoder's {name})")
 
     for i, arg in enumerate(case.args):

@@ -16,6 +16,10 @@ Arguments travel as a small JSON-able structure whose leaves name arrays:
                                  Elman cell, h = tanh(E[ids] + h W^T), logits = h U^T + c, the
                                  state zeros (B, H) when None (chapter 8's ``decode``): E (V, H),
                                  W (H, H), U (V, H), c (V,) are arguments, so gradients reach them
+    {"elman_log_step": [E, W, U, c]} the same decoder step returning log_softmax of its logits,
+                                 ``step(ids, h) -> (log_probs (B, V), h)``: the next-token
+                                 log-probabilities a beam search takes (chapter 9); E may
+                                 have more rows than U (ids fed but never produced: <bos>)
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ def build_args(spec: Any, arrays: dict[str, np.ndarray], leaves: list[torch.Tens
         return torch.Generator().manual_seed(int(spec["gen"]))
     if "elman_step" in spec:
         return _elman_step(*(build_args(item, arrays, leaves) for item in spec["elman_step"]))
+    if "elman_log_step" in spec:
+        step = _elman_step(*(build_args(item, arrays, leaves) for item in spec["elman_log_step"]))
+        return _log_probabilities(step)
     raise ValueError(f"unknown argument spec {spec!r}")
 
 
@@ -65,6 +72,16 @@ def _elman_step(embedding, weight_hh, weight_out, bias_out):
         return state @ weight_out.T + bias_out, state  # (B, V), (B, H)
 
     return step
+
+
+def _log_probabilities(step):
+    """``step`` with its logits turned into log-probabilities (an ``elman_log_step``)."""
+
+    def log_step(ids, state):
+        logits, state = step(ids, state)
+        return torch.log_softmax(logits, dim=-1), state  # (B, V)
+
+    return log_step
 
 
 def flatten_outputs(result: Any) -> list[Any]:

@@ -11,7 +11,9 @@ The course's rules, on top of nbgrader's:
 * an **answer** cell is a code cell with ``solution: true``; its grade id is the name of the
   function it defines (``rnn_cell_step``);
 * its **visible tests** follow in a read-only cell with grade id ``<name>_visible`` that is not
-  a grade cell (the student runs it; it carries no points);
+  a grade cell (the student runs it; it carries no points); a read-only demo that calls the
+  student's functions (assignment 9's ``scaling_demo_visible``) takes the suffix too, so that
+  the grader does not run it;
 * its **hidden tests** are a grade cell ``<name>_hidden`` whose hidden region calls
   ``check_function("<name>", <name>)``; the cell's points are the function's.
 

@@ -218,6 +218,33 @@ def test_an_elman_step_argument_is_the_cell_written_out_and_its_weights_are_leav
     assert names == [f"argument 0 (the decoder's {n})" for n in "EWUc"]
 
 
+def test_an_elman_log_step_argument_gives_the_cells_log_probabilities():
+    from coursekit.grading.checks import _describe_leaves
+    from coursekit.grading.evaluate import build_args
+    from coursekit.grading.specs import Case
+
+    g = torch.Generator().manual_seed(1)
+    # E has a row more than U: id 3 is fed (as <bos>) but never produced
+    E, W, U, c = (torch.randn(shape, generator=g, dtype=torch.float64) for shape in
+                  [(4, 2), (2, 2), (3, 2), (3,)])  # fmt: skip
+    arrays = {f"a{i}": t.numpy() for i, t in enumerate((E, W, U, c))}
+    arg = {"elman_log_step": [{"t": f"a{i}"} for i in range(4)]}
+    leaves: list[torch.Tensor] = []
+    step = build_args(arg, arrays, leaves)
+    log_probs, h = step(torch.tensor([3, 3]), None)  # from h = 0
+    h_expected = torch.tanh(E[[3, 3]])
+    torch.testing.assert_close(h, h_expected)
+    torch.testing.assert_close(log_probs, torch.log_softmax(h_expected @ U.T + c, dim=-1))
+    log_probs, h2 = step(torch.tensor([0, 2]), h)
+    h2_expected = torch.tanh(E[[0, 2]] + h_expected @ W.T)
+    torch.testing.assert_close(h2, h2_expected)
+    logits = h2_expected @ U.T + c
+    torch.testing.assert_close(log_probs, logits - logits.logsumexp(dim=-1, keepdim=True))
+    assert len(leaves) == 4 and all(leaf.requires_grad for leaf in leaves)
+    names = _describe_leaves(Case("c", [arg], {}, arrays))
+    assert names == [f"argument 0 (the decoder's {n})" for n in "EWUc"]
+
+
 def test_the_reference_runs_under_float64_whatever_the_graders_default_dtype():
     # chapter 8's coins are torch.rand draws of the default dtype: a reference evaluated under
     # float32 would flip other coins than the student's float64 kernel

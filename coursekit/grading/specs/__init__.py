@@ -113,6 +113,7 @@ _ASSIGNMENT_MODULES = (
     "coursekit.grading.specs.dropout",
     "coursekit.grading.specs.layernorm",
     "coursekit.grading.specs.scheduled_sampling",
+    "coursekit.grading.specs.seq2seq",
     "coursekit.grading.specs.ssm",
     "coursekit.grading.specs.esn",
 )

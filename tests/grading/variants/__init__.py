@@ -70,6 +70,7 @@ from tests.grading.variants import (  # noqa: E402
     lstm_and_gru,
     recurrent_networks,
     scheduled_sampling,
+    seq2seq_and_attention,
     state_space_models_and_mamba,
 )
 
@@ -82,6 +83,7 @@ ASSIGNMENTS = {
     "06_dropout": dropout,
     "07_layer_normalisation": layer_normalisation,
     "08_scheduled_sampling": scheduled_sampling,
+    "09_seq2seq_and_attention": seq2seq_and_attention,
     "10_state_space_models_and_mamba": state_space_models_and_mamba,
     "11_echo_state_networks": echo_state_networks,
 }
