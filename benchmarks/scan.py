@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/scan.py                       # the default grid, CPU (+ CUDA)
     .venv/bin/python benchmarks/scan.py --grid 1,4096,16,4 --repeats 5
     .venv/bin/python benchmarks/scan.py --device cpu --threads 1
+    .venv/bin/python benchmarks/scan.py --json book/data/scan_timings.json   # also a file
 
 For h_t = a_t ⊙ h_{t-1} + b_t (coursekit.scan, Eq. (10.20)) on (b, L, d, n) inputs, float32,
 each measurement is a forward pass, a backward pass with a fixed upstream gradient and the
@@ -17,16 +18,20 @@ divided by auto's time are set against the copy bandwidth measured in the same r
 ``Tensor.copy_`` of the same size, read + write). The loop is skipped above ``--loop-max``
 elements (it is minutes there; its anchor at b=1, L=4096, d=16, n=4 is in the default grid).
 
-Choosing ``auto``: coursekit.scan._choose's thresholds (loop up to L = 8; chunked on CPU from
-2^22 elements) came from this script on the 2-core AMD EPYC of 2026-12, shared with four other
-jobs at the time, so the medians were noisy: rerun it where you use it.
+Choosing ``auto``: coursekit.scan._choose runs the loop up to L = 8 steps and the parallel
+scan (blelloch) beyond, on every device and size; the chunked scan was never the fastest here
+on CPU. The threshold came from this script on the 2-core AMD EPYC of 2026-12, shared with
+other jobs at the time, so the medians were noisy: rerun it where you use it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -100,7 +105,8 @@ def copy_bandwidth(numel, device, synchronize, repeats=5):
     return 2 * 4 * numel / best
 
 
-def run(device, grid, args):
+def run(device, grid, args, results):
+    """Print the table for ``device``; append one record per size to ``results``."""
     synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     impls = implementations()
     print(f"\n{device}: forward + backward, median ms of >= {args.repeats} rounds (float32)")
@@ -131,6 +137,14 @@ def run(device, grid, args):
             else "         -"
         )
         print(f"  {str(size):22s}{cells}   {_choose(a):9s} {ratio:9.2f}  {vs_loop}  {vs_pscan}")
+        results.append(
+            {
+                "device": device,
+                "size": list(size),
+                "auto_runs": _choose(a),
+                "median_ms": {name: round(1e3 * t, 4) for name, t in medians.items()},
+            }
+        )
         if device == "cuda" and size[1] == 4096 and "loop" in medians:
             speedup = medians["loop"] / medians["blelloch"]
             print(f"  GPU at L = 4096: loop / blelloch = {speedup:.1f}x (bar: >= 20x)")
@@ -162,6 +176,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--loop-max", type=int, default=2**18, help="largest b*L*d*n for the loop")
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all")
+    parser.add_argument("--json", type=Path, default=None, help="also write the medians here")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -170,11 +185,24 @@ def main(argv=None):
     if pscan is None:
         print("mambapy is not installed: its pscan is left out")
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    results = []
     for device in devices:
         if device == "cuda" and not torch.cuda.is_available():
             print("\ncuda: no CUDA device, skipped")
             continue
-        run(device, args.grid, args)
+        run(device, args.grid, args, results)
+    if args.json is not None:
+        record = {
+            "benchmark": "benchmarks/scan.py",
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "dtype": "float32",
+            "repeats": args.repeats,
+            "machine": f"{platform.machine()}, {torch.backends.cpu.get_cpu_capability()}",
+            "results": results,
+        }
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

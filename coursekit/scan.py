@@ -259,8 +259,8 @@ def _choose(a):
 
 
 def linear_scan(a, b, h0=None, strategy="auto"):
-    """Eq. (10.20) by ``strategy``: "loop", "blelloch", "chunked" or "auto" (by size and
-    device, ``_choose``). a, b (b, L, *), h0 (b, *) or None -> h (b, L, *)."""
+    """Eq. (10.20) by ``strategy``: "loop", "blelloch", "chunked" or "auto" (by the length L,
+    ``_choose``). a, b (b, L, *), h0 (b, *) or None -> h (b, L, *)."""
     if strategy == "auto":
         _check(a, b, h0)
         strategy = _choose(a)
