@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from coursekit.translation_data import tokenize_english
 from tools.experiments import (
     adding_problem,
     bptt_delay,
@@ -23,6 +24,7 @@ from tools.experiments import (
     mlp_lm,
     scheduled_sampling,
     sentiment,
+    translation,
 )
 
 EXPERIMENTS = [
@@ -36,6 +38,7 @@ EXPERIMENTS = [
     esn,
     dropout_lm,
     scheduled_sampling,
+    translation,
 ]
 
 
@@ -346,3 +349,40 @@ def test_experiment_runs_every_setting_and_logs_its_fields():
         for name in ("sequences_right", "error_after_an_error", "error_before_any_error"):
             assert 0 <= logged[f"free_running_{name}"] <= 1
     assert result["settings"]["teacher forcing"]["curve"][0]["p_true"] == 1.0
+
+
+# -- chapter 9: translation -------------------------------------------------------------------
+
+
+def test_translation_runs_every_model_and_logs_its_fields(monkeypatch, tmp_path):
+    split, english, chinese, encoded = translation.datasets()
+    every = slice(None, None, 100)  # 13 pairs of each part, of many lengths
+    small = ({p: v[every] for p, v in split.items()}, english, chinese)
+    small += ({p: v[every] for p, v in encoded.items()},)
+    monkeypatch.setattr(translation, "SAMPLES", range(0, 13, 6))
+    monkeypatch.setattr(translation, "BEAMS", ((2, 1.0),))
+    config = {**translation.CONFIG, "max_length": 6, "eval_every": 2, "batch_size": 4}
+    weights = tmp_path / "weights.pt"
+    result = translation.run(0, config, weights=weights, steps=3, data=small)
+    assert list(result["models"]) == list(translation.LOGGED)
+    lengths = [len(tokenize_english(p.english)) for p in split["test"][every]]
+    counts = [sum(lo <= n <= hi for n in lengths) for lo, hi in translation.LENGTH_BUCKETS]
+    assert sum(counts) == 13 and min(counts) > 0  # every bucket scored
+    for logged in result["models"].values():
+        assert logged["logged_at"] == [2, 3] and len(logged["dev_bleu"]) == 2
+        assert 0 <= logged["test_bleu"] <= 100 and logged["test_length_ratio"] >= 0
+        assert list(logged["test_beam"]) == ["beam 2, alpha 1.0"]
+        by_length = logged["test_bleu_by_source_length"]
+        assert [b["pairs"] for b in by_length.values()] == counts
+        assert list(logged["test_samples"]) == ["0", "6", "12"]
+    saved = torch.load(weights)
+    assert set(saved) == set(translation.LOGGED)
+    assert all(v.dtype == torch.float16 for state in saved.values() for v in state.values())
+
+
+def test_translation_length_ratio_and_bleu_by_length():
+    hypotheses, references = ["我很好。", "你好"], ["我很好。", "你好吗？"]
+    assert translation.length_ratio(hypotheses, references) == 6 / 8
+    scores = translation.bleu_by_length(hypotheses, references, [3, 7], ((1, 5), (6, 9)))
+    assert scores["1-5"] == {"pairs": 1, "bleu": 100.0}
+    assert scores["6-9"]["pairs"] == 1 and scores["6-9"]["bleu"] < 100

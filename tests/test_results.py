@@ -50,6 +50,20 @@ def test_a_trained_row_gives_the_mean_and_range_over_every_seed(
     assert cells[-1] == f"{min(values):.3f}–{max(values):.3f}"
 
 
+@pytest.mark.parametrize(("model", "name"), [(r[0], r[2]) for r in results.TRANSLATION_ROWS])
+def test_a_translation_row_gives_greedy_and_beam_bleu_over_every_seed(rendered, model, name):
+    log = json.loads((DATA / "translation.json").read_text())
+    runs = [run["models"][model] for run in log["runs"]]
+    assert len(runs) >= 5
+    cells = row_of(rendered, name)
+    for values, (mean, spread) in (
+        ([run["test_bleu"] for run in runs], cells[-4:-2]),
+        ([run["test_beam"][results.TRANSLATION_BEAM]["bleu"] for run in runs], cells[-2:]),
+    ):
+        assert mean == f"{statistics.mean(values):.2f}"
+        assert spread == f"{min(values):.2f}–{max(values):.2f}"
+
+
 def test_mean_and_range_formats_the_mean_and_the_extremes():
     values = [0.25, 0.5, 0.125]
     assert results.mean_and_range(values) == (f"{statistics.mean(values):.3f}", "0.125–0.500")
