@@ -23,6 +23,7 @@ from tools.experiments import (
     log,
     mlp_lm,
     scheduled_sampling,
+    selective_copying,
     sentiment,
     translation,
 )
@@ -39,6 +40,7 @@ EXPERIMENTS = [
     dropout_lm,
     scheduled_sampling,
     translation,
+    selective_copying,
 ]
 
 
@@ -386,3 +388,37 @@ def test_translation_length_ratio_and_bleu_by_length():
     scores = translation.bleu_by_length(hypotheses, references, [3, 7], ((1, 5), (6, 9)))
     assert scores["1-5"] == {"pairs": 1, "bleu": 100.0}
     assert scores["6-9"]["pairs"] == 1 and scores["6-9"]["bleu"] < 100
+
+
+# -- chapter 10: selective_copying -------------------------------------------------------------
+
+
+def test_copying_batch_puts_the_data_in_order_before_the_markers():
+    config = {**selective_copying.CONFIG, "length": 12, "tokens": 3}
+    tokens, targets = selective_copying.copying_batch(torch.Generator().manual_seed(0), 50, config)
+    assert tokens.shape == (50, 15) and targets.shape == (50, 3)
+    assert (tokens[:, 12:] == selective_copying.MARKER).all()
+    for row, target in zip(tokens[:, :12], targets, strict=True):
+        data = row[row != selective_copying.BLANK]  # the data symbols, in order
+        assert data.tolist() == target.tolist()
+    assert targets.min() >= 2 and targets.max() <= config["symbols"] + 1
+
+
+def test_selective_copying_runs_both_models_of_about_the_same_size():
+    config = {
+        **selective_copying.CONFIG,
+        "length": 8,
+        "tokens": 2,
+        "steps": 4,
+        "eval_every": 2,
+        "test_size": 20,
+        "curve_test_size": 10,
+    }
+    result = selective_copying.run(0, config)
+    sizes = [logged["parameters"] for logged in result["models"].values()]
+    assert max(sizes) < 1.05 * min(sizes)
+    for logged in result["models"].values():
+        assert len(logged["loss"]) == 4 and [c["step"] for c in logged["curve"]] == [2, 4]
+        assert len(logged["accuracy_per_position"]) == 2 and 0 <= logged["accuracy"] <= 1
+    selection = result["models"]["Mamba"]["selection"]
+    assert set(selection) >= {"data", "blank", "marker", "delta", "tokens"}
