@@ -8,7 +8,9 @@
 For h_t = a_t ⊙ h_{t-1} + b_t (coursekit.scan, Eq. (10.20)) on (b, L, d, n) inputs, float32,
 each measurement is a forward pass, a backward pass with a fixed upstream gradient and the
 gradients cleared. At every grid point the implementations take turns (loop, blelloch,
-chunked, auto, mambapy's pscan, loop, ...) after a warm-up, so a busy machine slows them alike;
+chunked, auto, mambapy's pscan, then the same rotated by one, ...) after a warm-up, so a busy
+machine slows them alike and none always runs after the same one (at large sizes the run
+before leaves the allocator and the page cache in its own state);
 medians over the rounds (at least ``--repeats``, more for small sizes until ``--min-seconds``
 have passed) are reported with ``auto``'s ratio to the fastest, to the loop and to
 pscan, all measured in the same run. The bar (issue 18): auto within 1.2x of the fastest at
@@ -82,7 +84,8 @@ def measure(impls, size, device, repeats, warmup, synchronize, loop_max, min_sec
         time.perf_counter() - started < min_seconds and round_ < warmup + 100
     ):
         round_ += 1
-        for name in names:
+        shift = round_ % len(names)  # rotate the order: no one always follows the same run
+        for name in names[shift:] + names[:shift]:
             synchronize()
             start = time.perf_counter()
             forward_backward(impls[name], a, b, upstream)
@@ -168,7 +171,7 @@ def main(argv=None):
         default=DEFAULT_GRID,
         help="points b,L,d,n separated by ';'",
     )
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument(
         "--min-seconds", type=float, default=2.0, help="keep repeating small sizes this long"

@@ -122,21 +122,35 @@ def scan_combine(left, right):
     return a_2 * a_1, a_2 * b_1 + b_2
 
 
+def _power_of_two(length):
+    return 1 << (length - 1).bit_length()  # the next power of two >= length
+
+
+def _buffer(x, size, fill):
+    """x (b, T, *) copied into a new (b, size, *) buffer, size >= T, the rest set to fill
+    (each element written once: no fill of the whole buffer first)."""
+    out = x.new_empty((x.shape[0], size, *x.shape[2:]))
+    out[:, : x.shape[1]] = x
+    out[:, x.shape[1] :] = fill
+    return out
+
+
 def _padded(a, b):
     """a, b (b, L, *) copied into (b, 2^k, *) buffers (2^k >= L), padded with the identity
     map (1, 0), which leaves every state after it unchanged."""
-    length = a.shape[1]
-    size = 1 << (length - 1).bit_length()  # the next power of two >= L
-    A = a.new_ones((a.shape[0], size, *a.shape[2:]))
-    X = b.new_zeros((b.shape[0], size, *b.shape[2:]))
-    A[:, :length] = a
-    X[:, :length] = b
-    return A, X
+    size = _power_of_two(a.shape[1])
+    return _buffer(a, size, 1.0), _buffer(b, size, 0.0)
 
 
-def _scan_in_place(A, X):
+def _scan_in_place(A, X, reverse=False):
     """The inclusive scan of (10.20) from h_{-1} = 0 on (b, 2^k, *) buffers, in place and
-    without autograd: afterwards X[:, t] = h_t (A is overwritten)."""
+    without autograd: afterwards X[:, t] = h_t (A is overwritten).
+
+    ``reverse=True`` runs the same recurrence backwards in time, X[:, t] = A_t ⊙ X[:, t+1] +
+    X_t from X[:, 2^k] = 0: the tree mirrored (each block's first position where the forward
+    scan uses its last), so a backward pass needs no flipped copies."""
+    if reverse:
+        return _scan_in_place_reverse(A, X)
     size, rest = A.shape[1], A.shape[2:]
 
     def blocks(s):  # views (b, 2^k / 2s, 2s, *): block j covers positions [2sj, 2sj + 2s)
@@ -164,6 +178,30 @@ def _scan_in_place(A, X):
     return X
 
 
+def _scan_in_place_reverse(A, X):
+    """:func:`_scan_in_place` mirrored in time (position p <-> 2^k - 1 - p)."""
+    size, rest = A.shape[1], A.shape[2:]
+
+    def blocks(s):
+        return (
+            A.view(A.shape[0], size // (2 * s), 2 * s, *rest),
+            X.view(X.shape[0], size // (2 * s), 2 * s, *rest),
+        )
+
+    s = 1
+    while s < size:  # up-sweep: each block's first position composes its two halves
+        Av, Xv = blocks(s)
+        Xv[:, :, 0] += Av[:, :, 0] * Xv[:, :, s]
+        Av[:, :, 0] *= Av[:, :, s]
+        s *= 2
+    s = size // 4
+    while s >= 1:  # down-sweep: the second half's first position takes the next block's
+        Av, Xv = blocks(s)
+        Xv[:, :-1, s] += Av[:, :-1, s] * Xv[:, 1:, 0]
+        s //= 2
+    return X
+
+
 class BlellochScan(torch.autograd.Function):
     """Eq. (10.20) from h_{-1} = 0 by :func:`_scan_in_place`, backward by (10.22)-(10.23).
 
@@ -182,12 +220,13 @@ class BlellochScan(torch.autograd.Function):
     def backward(ctx, grad_h):
         a, h = ctx.saved_tensors
         length = a.shape[1]
-        # (10.22) reversed in time, r = L-1-t: coefficient a_{t+1} (none at r = 0, where the
-        # state before is 0 anyway), input dl/dh_t.
-        A, X = _padded(a, grad_h.flip(1))
-        A[:, 0] = 0
-        A[:, 1:length] = a[:, 1:].flip(1)
-        g = _scan_in_place(A, X)[:, :length].flip(1)  # (b, L, *)
+        # (10.22), a scan backwards in time: g_t = a_{t+1} ⊙ g_{t+1} + dl/dh_t, with no
+        # a_L (g_L = 0): the coefficients are a shifted one step, 0 at the end.
+        size = _power_of_two(length)
+        A = _buffer(a[:, 1:], size, 1.0)  # a_1 .. a_{L-1}, then the identity (1, 0) ...
+        A[:, length - 1] = 0  # ... but no a_L: 0 there (g_L = 0 either way)
+        X = _buffer(grad_h, size, 0.0)
+        g = _scan_in_place(A, X, reverse=True)[:, :length]  # (b, L, *)
         grad_a = torch.empty_like(a)
         grad_a[:, 0] = 0  # h_{-1} = 0
         torch.mul(g[:, 1:], h[:, :-1], out=grad_a[:, 1:])  # (10.23)
@@ -242,13 +281,14 @@ def scan_chunked(a, b, h0=None, chunk=64):
 
 STRATEGIES = {"loop": scan_loop, "blelloch": scan_blelloch, "chunked": scan_chunked}
 
-# The threshold, measured by benchmarks/scan.py on this project's 2-core CPU (2026-12, one
-# thread, a busy machine; forward + backward): at L = 8 the loop took 0.35 ms and the parallel
-# scan 0.46, at L = 16 0.65 and 0.53 (b = 1, d = 16, n = 4); from L = 16 on the scan wins and
-# the gap grows with L (L = 4096: 1.66 s against 13 ms). The chunked scan, which does two
-# scans (the local states and the products P_t) and a loop over chunks, was 1.7-14x slower than
-# the whole-sequence scan at every size measured on CPU (b*L*d*n from 512 to 2^25), so ``auto`` does not choose it
-# there. No GPU was measured: on CUDA ``auto`` makes the same choice, untuned.
+# The threshold, measured by benchmarks/scan.py (2026-12-04, one thread of a 2-core x86-64
+# machine with AVX-512, forward + backward, medians of 9 rounds): at L = 8 the loop took 0.19
+# ms and the parallel scan 0.23, at L = 16 0.41 and 0.33 (b = 1, d = 16, n = 4); from L = 16
+# on the scan wins and the gap grows with L (L = 4096: 392 ms against 2.0). The chunked scan,
+# which does two scans (the local states and the products P_t) and a loop over chunks, was
+# 2-20x slower than the whole-sequence scan at every size measured on CPU (b*L*d*n from 512
+# to 2^25), so ``auto`` does not choose it there. No GPU was measured: on CUDA ``auto``
+# makes the same choice, untuned.
 _LOOP_MAX_LENGTH = 8
 
 

@@ -158,3 +158,19 @@ def test_strategies_equal_loop_on_cuda(name):
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 8, 13])
+def test_reverse_in_place_scan_runs_the_recurrence_backwards_in_time(length):
+    """The backward pass's scan, g_t = A_t g_{t+1} + X_t from g_L = 0, written as a loop."""
+    from coursekit.scan import _padded, _scan_in_place
+
+    A = 0.5 + 0.5 * torch.rand(2, length, 3, dtype=torch.float64)
+    X = torch.randn(2, length, 3, dtype=torch.float64)
+    expected, g = [], torch.zeros(2, 3, dtype=torch.float64)
+    for t in reversed(range(length)):
+        g = A[:, t] * g + X[:, t]
+        expected.append(g)
+    expected = torch.stack(expected[::-1], dim=1)
+    got = _scan_in_place(*_padded(A, X), reverse=True)[:, :length]
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
