@@ -315,22 +315,19 @@ def per_seed(name, *keys):
     return torch.tensor(values, dtype=torch.float64)
 
 
+def band(ax, x, values, name, **style):
+    """The mean over seeds as a line, the min-max range as a band."""
+    color = colors[name]
+    low, high = values.min(0).values, values.max(0).values
+    ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
+    ax.plot(x, values.mean(0), color=color, label=name, **style)
+
+
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
 for name in MODELS:
     at = runs[0]["models"][name]["logged_at"]
     for ax, key in zip(axes, ("train_loss", "dev_bleu"), strict=True):
-        values = per_seed(name, key)
-        ax.fill_between(
-            at,
-            values.min(0).values,
-            values.max(0).values,
-            color=colors[name],
-            alpha=0.2,
-            lw=0,
-        )
-        ax.plot(
-            at, values.mean(0), ".-", color=colors[name], label=name
-        )
+        band(ax, at, per_seed(name, key), name, marker=".")
 axes[0].set(
     xlabel="training step",
     ylabel="training loss (nats per token)",
@@ -424,20 +421,19 @@ pairs = [
     ]
     for b in buckets
 ]
-by_length = {
-    name: torch.tensor(
+by_length = {  # (seeds, buckets) of test BLEU
+    name: torch.stack(
         [
-            [
-                run["models"][name]["test_bleu_by_source_length"][b][
-                    "bleu"
-                ]
-                for b in buckets
-            ]
-            for run in runs
+            per_seed(name, "test_bleu_by_source_length", b, "bleu")
+            for b in buckets
         ],
-        dtype=torch.float64,
+        dim=1,
     )
     for name in MODELS
+}
+gain = {  # attention's BLEU over the BLEU without it
+    name: by_length[name] / by_length["no attention"]
+    for name in ("additive", "dot")
 }
 
 
@@ -451,29 +447,9 @@ labels = [bucket_label(b) for b in buckets]
 fig, (ax, ax_gain) = plt.subplots(1, 2, figsize=(7, 3.2))
 x = torch.arange(len(buckets))
 for name in MODELS:
-    v = by_length[name]
-    ax.fill_between(
-        x,
-        v.min(0).values,
-        v.max(0).values,
-        color=colors[name],
-        alpha=0.2,
-        lw=0,
-    )
-    ax.plot(x, v.mean(0), "o-", ms=3, color=colors[name], label=name)
-for name in ("additive", "dot"):
-    gain = by_length[name] / by_length["no attention"]
-    ax_gain.plot(
-        x, gain.mean(0), "o-", ms=3, color=colors[name], label=name
-    )
-    ax_gain.fill_between(
-        x,
-        gain.min(0).values,
-        gain.max(0).values,
-        color=colors[name],
-        alpha=0.2,
-        lw=0,
-    )
+    band(ax, x, by_length[name], name, marker="o", ms=3)
+for name in gain:
+    band(ax_gain, x, gain[name], name, marker="o", ms=3)
 for a in (ax, ax_gain):
     a.set_xticks(x, labels, fontsize=8)
     a.set_xlabel("source length (English words)")
@@ -490,10 +466,6 @@ print("pairs per group:", dict(zip(labels, pairs, strict=True)))
 
 # %%
 short, long = labels.index("1-5"), labels.index("11+")
-gain = {
-    name: by_length[name] / by_length["no attention"]
-    for name in ("additive", "dot")
-}
 for name in MODELS:  # every model falls with length, on every seed
     v = by_length[name]
     assert (v[:, short] > 2.5 * v[:, long]).all()
