@@ -92,7 +92,14 @@ from coursekit.lstm import (
     lstm_forward_fast,
     peephole_lstm_step,
 )
-from coursekit.mamba import MambaBlock, MambaLM, MambaMixer, selective_scan, selective_scan_fast
+from coursekit.mamba import (
+    MambaBlock,
+    MambaCharLM,
+    MambaLM,
+    MambaMixer,
+    selective_scan,
+    selective_scan_fast,
+)
 from coursekit.mlp_lm import (
     MLPLanguageModel,
     context_windows,
@@ -369,6 +376,7 @@ __all__ = [
     "tune_lambdas",
     # chapter 10: coursekit.scan, coursekit.ssm, coursekit.mamba
     "MambaBlock",
+    "MambaCharLM",
     "MambaLM",
     "MambaMixer",
     "S4DLayer",

@@ -48,10 +48,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from coursekit._checks import check_positive, check_positive_int
+from coursekit.rnn_models import _GeneratingLM
 from coursekit.scan import linear_scan
 
 __all__ = [
     "MambaBlock",
+    "MambaCharLM",
     "MambaLM",
     "MambaMixer",
     "selective_scan",
@@ -96,6 +98,16 @@ def _prepare(u, delta, A, B, C, D, delta_bias, delta_softplus):
     return delta, expand("B", B), expand("C", C)
 
 
+def _initial_state(h0, u, A):
+    """h0 checked, or zeros: the state before the first step, (b, d, n)."""
+    shape = (u.shape[0], u.shape[1], A.shape[1])
+    if h0 is None:
+        return u.new_zeros(shape)
+    if tuple(h0.shape) != shape:
+        raise ValueError(f"initial_state must be (b, d, n) = {shape}; got {tuple(h0.shape)}")
+    return h0
+
+
 def _finish(y, u, D, z):
     if D is not None:
         y = y + u * D[:, None]  # Eq. (10.14), the skip
@@ -115,6 +127,7 @@ def selective_scan(
     delta_bias=None,
     delta_softplus=False,
     return_last_state=False,
+    initial_state=None,
 ):
     """The selective SSM, Eq. (10.10)-(10.15), as a loop over t (the reference).
 
@@ -122,13 +135,17 @@ def selective_scan(
     B, C (d, n) fixed, (b, n, L) one per step shared by all channels, or (b, g, n, L) one per
     step and group of d/g channels; D (d,) or None the skip; z (b, d, L) or None the gate;
     delta_bias (d,) or None added to delta; delta_softplus whether to softplus it; ->
-    out (b, d, L), and the last state h_{L-1} (b, d, n) if ``return_last_state``. Computed
-    in the inputs' dtype (mamba-ssm's reference casts to float32). Equal to mambapy's
-    selective scan (test_selective_scan_matches_mambapy).
+    out (b, d, L), and the last state h_{L-1} (b, d, n) if ``return_last_state``.
+    ``initial_state`` (b, d, n) or None (zeros) is h_{-1}, the state a previous call returned
+    (not in mamba-ssm's reference, whose state always starts at zero): a sequence scanned in
+    pieces, each starting from the last state of the one before, gives the outputs of one scan
+    over the whole (test_selective_scan_in_pieces_equals_whole). Computed in the inputs'
+    dtype (mamba-ssm's reference casts to float32). Equal to mambapy's selective scan
+    (test_selective_scan_matches_mambapy).
     """
     delta, B, C = _prepare(u, delta, A, B, C, D, delta_bias, delta_softplus)
     batch, d, length = u.shape
-    h = u.new_zeros((batch, d, A.shape[1]))  # (b, d, n)
+    h = _initial_state(initial_state, u, A)  # (b, d, n)
     ys = []
     for t in range(length):
         dt = delta[:, :, t, None]  # (b, d, 1)
@@ -151,6 +168,7 @@ def selective_scan_fast(
     delta_bias=None,
     delta_softplus=False,
     return_last_state=False,
+    initial_state=None,
     strategy="auto",
 ):
     """:func:`selective_scan`'s arguments and results, with (10.13) for all t at once by
@@ -164,7 +182,8 @@ def selective_scan_fast(
 
     a = torch.exp(dt * A)  # Eq. (10.11), (b, L, d, n)
     x = dt * by_time(B) * u.transpose(1, 2).unsqueeze(-1)  # Eq. (10.12)
-    h = linear_scan(a, x.expand_as(a), strategy=strategy)  # Eq. (10.13), (b, L, d, n)
+    h0 = None if initial_state is None else _initial_state(initial_state, u, A)
+    h = linear_scan(a, x.expand_as(a), h0, strategy=strategy)  # Eq. (10.13), (b, L, d, n)
     y = (h * by_time(C)).sum(-1).transpose(1, 2)  # Eq. (10.14), (b, d, L)
     out = _finish(y, u, D, z)
     return (out, h[:, -1]) if return_last_state else out
@@ -177,6 +196,13 @@ class MambaMixer(nn.Module):
     loads): in_proj, conv1d, x_proj, dt_proj, A_log (A = -exp(A_log), S4D-Real init
     A_{c,i} = -(i + 1)), D, out_proj. ``fast`` runs :func:`selective_scan_fast` (``strategy``),
     otherwise the loop. Equal to mambapy (test_mamba_block_matches_mambapy).
+
+    The state after a call, for the next one to start from (``return_state=True``), is the
+    pair (the last d_conv - 1 inputs of the convolution (b, d_inner, d_conv - 1), the SSM
+    state h (b, d_inner, n)); ``state=None`` is zeros, the left padding of the convolution.
+    A sequence read in pieces, each call given the state the one before returned, gives the
+    outputs of one call on the whole sequence (test_mamba_lm_in_pieces_equals_whole): that is
+    how a trained Mamba generates, one token per call, with a state of constant size.
     """
 
     def __init__(
@@ -201,6 +227,7 @@ class MambaMixer(nn.Module):
         self.d_state, self.dt_rank, self.fast, self.strategy = d_state, dt_rank, fast, strategy
         self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
         self.conv1d = nn.Conv1d(d_inner, d_inner, d_conv, groups=d_inner, padding=d_conv - 1)
+        self.d_inner, self.d_conv = d_inner, d_conv
         self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(dt_rank, d_inner)
         std = dt_rank**-0.5
@@ -217,19 +244,24 @@ class MambaMixer(nn.Module):
         self.D = nn.Parameter(torch.ones(d_inner))
         self.out_proj = nn.Linear(d_inner, d_model, bias=False)
 
-    def forward(self, x):
+    def forward(self, x, state=None, return_state=False):
+        """x (b, L, d_model), state (see the class) or None -> out (b, L, d_model), and the
+        state after the last step if ``return_state``."""
         if x.dim() != 3:
             raise ValueError(f"x must be (b, L, d_model); got {tuple(x.shape)}")
-        length = x.shape[1]
+        window, h0 = self._check_state(state, x)
         xs, z = self.in_proj(x).chunk(2, dim=-1)  # Eq. (10.16), (b, L, d_inner) each
-        xs = self.conv1d(xs.transpose(1, 2))[..., :length]  # causal: drop the right overhang
+        # causal: the conv sees the d_conv - 1 inputs before this call (zeros at the start)
+        xs = torch.cat([window, xs.transpose(1, 2)], dim=-1)  # (b, d_inner, d_conv - 1 + L)
+        window = xs[..., xs.shape[-1] - (self.d_conv - 1) :]
+        xs = F.conv1d(xs, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner)
         xs = F.silu(xs)  # Eq. (10.17), (b, d_inner, L)
         dbc = self.x_proj(xs.transpose(1, 2))  # Eq. (10.18), (b, L, r + 2n)
         dlow, B, C = dbc.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (dlow @ self.dt_proj.weight.T).transpose(1, 2)  # (b, d_inner, L), no bias yet
         scan = selective_scan_fast if self.fast else selective_scan
         kwargs = {"strategy": self.strategy} if self.fast else {}
-        y = scan(
+        y, h = scan(
             xs,
             delta,
             -torch.exp(self.A_log),
@@ -239,9 +271,31 @@ class MambaMixer(nn.Module):
             z=z.transpose(1, 2),
             delta_bias=self.dt_proj.bias,
             delta_softplus=True,
+            return_last_state=True,
+            initial_state=h0,
             **kwargs,
         )
-        return self.out_proj(y.transpose(1, 2))  # Eq. (10.19), (b, L, d_model)
+        out = self.out_proj(y.transpose(1, 2))  # Eq. (10.19), (b, L, d_model)
+        return (out, (window, h)) if return_state else out
+
+    def _check_state(self, state, x):
+        """(conv window, h0) of ``state``, zeros for the window when it is None."""
+        if state is None:
+            return x.new_zeros(x.shape[0], self.d_inner, self.d_conv - 1), None
+        shapes = [
+            (x.shape[0], self.d_inner, self.d_conv - 1),
+            (x.shape[0], self.d_inner, self.d_state),
+        ]
+        if not (
+            isinstance(state, tuple | list)
+            and len(state) == 2
+            and [tuple(s.shape) for s in state] == shapes
+        ):
+            raise ValueError(
+                f"state must be a pair of tensors of shapes {shapes[0]} and {shapes[1]} "
+                "(a state this mixer returned for a batch of this size)"
+            )
+        return state
 
 
 class MambaBlock(nn.Module):
@@ -253,14 +307,18 @@ class MambaBlock(nn.Module):
         self.mixer = MambaMixer(d_model, **mixer_kwargs)
         self.norm = nn.RMSNorm(d_model, eps=eps)
 
-    def forward(self, x):
-        return x + self.mixer(self.norm(x))
+    def forward(self, x, state=None, return_state=False):
+        """As :meth:`MambaMixer.forward`, with the mixer's state."""
+        out, state = self.mixer(self.norm(x), state, return_state=True)
+        return (x + out, state) if return_state else x + out
 
 
 class MambaLM(nn.Module):
     """A small Mamba language model: embedding, ``n_layers`` :class:`MambaBlock`, a final
-    RMSNorm and an untied linear head. tokens (b, L) long -> logits (b, L, V). Its state_dict
-    is mambapy's ``LM`` with ``mamba.layers`` renamed ``layers`` (test_mamba_lm_matches_mambapy).
+    RMSNorm and an untied linear head. tokens (b, L) long, state or None -> logits (b, L, V),
+    and with ``return_state`` the state after the last token (a list: each block's mixer
+    state, :class:`MambaMixer`) for the next call. Its state_dict is mambapy's ``LM`` with
+    ``mamba.layers`` renamed ``layers`` (test_mamba_lm_matches_mambapy).
     """
 
     def __init__(self, vocab_size, d_model, n_layers, eps=1e-5, **mixer_kwargs):
@@ -273,8 +331,37 @@ class MambaLM(nn.Module):
         self.norm_f = nn.RMSNorm(d_model, eps=eps)
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
 
-    def forward(self, tokens):
+    def forward(self, tokens, state=None, return_state=False):
         x = self.embedding(tokens)  # (b, L, d_model)
-        for layer in self.layers:
-            x = layer(x)
-        return self.lm_head(self.norm_f(x))  # (b, L, V)
+        if state is not None and len(state) != len(self.layers):
+            raise ValueError(f"state must hold one entry per layer ({len(self.layers)})")
+        states = []
+        for k, layer in enumerate(self.layers):
+            x, layer_state = layer(x, None if state is None else state[k], return_state=True)
+            states.append(layer_state)
+        logits = self.lm_head(self.norm_f(x))  # (b, L, V)
+        return (logits, states) if return_state else logits
+
+
+class MambaCharLM(_GeneratingLM):
+    """A :class:`MambaLM` under the course's language-model contract (:mod:`coursekit.train`):
+    forward(tokens (T, B) long, state or None) -> logits (T, B, V), state, time-major like
+    :class:`coursekit.CharLM`, so that it trains and is scored as the recurrent models are
+    (the state carried from window to window) and generates through
+    :func:`coursekit.sampling.generate` with their arguments. Parameters: ``lm.*``.
+    """
+
+    def __init__(self, vocab_size, d_model, n_layers, **kwargs):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.lm = MambaLM(vocab_size, d_model, n_layers, **kwargs)
+
+    @property
+    def output_layer(self):  # the readout, as generate() expects it
+        return self.lm.lm_head
+
+    def forward(self, tokens, state=None):
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must be (T, B); got {tuple(tokens.shape)}")
+        logits, state = self.lm(tokens.T, state, return_state=True)  # (B, T, V)
+        return logits.transpose(0, 1), state

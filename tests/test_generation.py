@@ -12,7 +12,7 @@ import inspect
 import pytest
 import torch
 
-from coursekit import GRU, LSTM, CharLM, CharRNN, MLPLanguageModel, NGramModel
+from coursekit import GRU, LSTM, CharLM, CharRNN, MambaCharLM, MLPLanguageModel, NGramModel
 
 V, E, H = 11, 5, 16
 
@@ -31,6 +31,7 @@ def recurrent_models():
         "char-rnn": loud(CharRNN(V, E, H, num_layers=2)),
         "char-lstm": loud(CharLM(V, E, LSTM(E, H))),
         "char-gru": loud(CharLM(V, E, GRU(E, H))),
+        "mamba": loud(MambaCharLM(V, 8, 2, d_state=4)),
     }
 
 
@@ -57,7 +58,7 @@ def rereading_reference(model, prefix, length, temperature, top_k, seed):
     return ids[len(prefix) :]
 
 
-@pytest.mark.parametrize("name", ["char-rnn", "char-lstm", "char-gru"])
+@pytest.mark.parametrize("name", ["char-rnn", "char-lstm", "char-gru", "mamba"])
 @pytest.mark.parametrize(
     ("temperature", "top_k"), [(1.0, None), (0.5, None), (2.0, None), (1.0, 3), (0.0, None)]
 )

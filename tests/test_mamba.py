@@ -13,7 +13,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coursekit.mamba import MambaBlock, MambaLM, selective_scan, selective_scan_fast
+from coursekit.mamba import (
+    MambaBlock,
+    MambaCharLM,
+    MambaLM,
+    selective_scan,
+    selective_scan_fast,
+)
+from coursekit.train import evaluate_language_model
 
 mambapy_mamba = pytest.importorskip("mambapy.mamba")
 
@@ -202,6 +209,81 @@ def test_mamba_lm_matches_mambapy():
     ours = MambaLM(11, 16, 2, d_state=4)
     tokens = torch.randint(0, 11, (2, 9))
     compare_modules(ours, theirs, tokens, lambda k: k.replace("mamba.layers.", "layers."))
+
+
+def pieces(length, cuts):
+    """Slices of range(length) cut at ``cuts``."""
+    ends = [0, *cuts, length]
+    return [slice(a, b) for a, b in zip(ends, ends[1:], strict=False)]
+
+
+@pytest.mark.parametrize("scan", [selective_scan, selective_scan_fast])
+def test_selective_scan_in_pieces_equals_whole(scan):
+    """Scanning [0, 3), [3, 4), [4, 11) from the state each piece ends with gives the one scan
+    over [0, 11), values and every gradient (the initial state's included)."""
+    torch.manual_seed(0)
+    u, delta, A, B, C, D, z, bias = scan_inputs(length=11)
+    kwargs = {"delta_bias": bias, "delta_softplus": True}
+    whole = scan(u, delta, A, B, C, D, z, **kwargs)
+    upstream = torch.randn_like(whole)
+    want = torch.autograd.grad(whole, (u, delta, A, B, C, D, z, bias), upstream)
+    outs, h = [], None
+    for s in pieces(11, [3, 4]):
+        out, h = scan(
+            u[..., s], delta[..., s], A, B[..., s], C[..., s], D, z[..., s],
+            return_last_state=True, initial_state=h, **kwargs,
+        )  # fmt: skip
+        outs.append(out)
+    got = torch.cat(outs, dim=-1)
+    torch.testing.assert_close(got, whole, rtol=1e-12, atol=1e-12)
+    grads = torch.autograd.grad(got, (u, delta, A, B, C, D, z, bias), upstream)
+    for g, w in zip(grads, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_mamba_lm_in_pieces_equals_whole(fast):
+    """Pieces of 1, 2 (shorter than the conv window) and 6 tokens, each started from the state
+    the one before returned, give the logits of one call over all 9 tokens (the call that
+    test_mamba_lm_matches_mambapy checks against mambapy)."""
+    torch.manual_seed(0)
+    model = MambaLM(11, 16, 2, d_state=4, d_conv=4, fast=fast).double()
+    tokens = torch.randint(0, 11, (3, 9))
+    whole = model(tokens)
+    logits, state = [], None
+    for s in pieces(9, [1, 3]):
+        out, state = model(tokens[:, s], state, return_state=True)
+        logits.append(out)
+    torch.testing.assert_close(torch.cat(logits, dim=1), whole, rtol=1e-10, atol=1e-10)
+
+
+def test_mamba_char_lm_is_time_major_and_scored_as_one_pass():
+    """MambaCharLM(tokens (T, B)) is MambaLM on tokens.T, transposed back; scored in windows
+    of 4 with the state carried, a text gets the loss of one pass over it."""
+    torch.manual_seed(0)
+    model = MambaCharLM(11, 16, 2, d_state=4).double()
+    ids = torch.randint(0, 11, (41,))
+    logits, _ = model(ids[:, None])
+    torch.testing.assert_close(logits.transpose(0, 1), model.lm(ids[None]))
+    one_pass = F.cross_entropy(model.lm(ids[None, :-1])[0], ids[1:]).item()
+    assert evaluate_language_model(model, ids, seq_len=4, batch_size=1) == pytest.approx(
+        one_pass, rel=1e-10
+    )
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        [(torch.zeros(2, 32, 3), torch.zeros(2, 32, 4))],  # one layer of two
+        [(torch.zeros(2, 32, 3), torch.zeros(2, 32, 5))] * 2,  # n = 5, not 4
+        [(torch.zeros(1, 32, 3), torch.zeros(1, 32, 4))] * 2,  # another batch size
+        [torch.zeros(2, 32, 4)] * 2,  # not a pair
+    ],
+)
+def test_mamba_lm_rejects_a_state_it_did_not_make(state):
+    model = MambaLM(11, 16, 2, d_state=4, d_conv=4)
+    with pytest.raises(ValueError, match="state"):
+        model(torch.zeros(2, 5, dtype=torch.long), state)
 
 
 @pytest.mark.gpu
