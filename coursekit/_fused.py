@@ -24,11 +24,14 @@ from torch.autograd.function import once_differentiable
 #    tanh' = 1 - tanh^2) are computed for all t at once before it, and the weight gradients
 #    dW = sum_t dz_t^T v_t are one (4H, T*B) x (T*B, ·) product each after it.
 # 4. Few, large kernels per step: the LSTM's gates take one sigmoid (tanh(a) = 2 sigma(2a) - 1,
-#    :func:`_tanh_as_sigmoid`), products accumulate into their buffers (addmm_, or oneDNN with
-#    the addition fused in, :func:`_multiply_and_add`), per-step views are made once before
-#    the loop, and buffers are preallocated and written in place (out=, mul_).
-# 5. oneDNN, the library torch's own LSTM uses on CPU, where it is faster than BLAS: the
-#    backward's per-step products and the large float32 input products (:func:`_multiply_by`).
+#    :func:`_tanh_as_sigmoid`), the recurrent products add their other term as they go
+#    (oneDNN with the addition fused in, :func:`_multiply_and_add`), per-step views are made
+#    once before the loop, and buffers are preallocated and written in place (out=, mul_).
+# 5. oneDNN, the library torch's own LSTM uses on CPU, for every float32 product large enough
+#    (:func:`_multiply_by`, :func:`_multiply_and_add`, :func:`_multiply_transposed`). On the
+#    AMD EPYC with AVX-512 measured on 2026-12-04 its inner product ran at 190-235 GFLOP/s on
+#    one thread where torch.mm (MKL, which leaves AVX-512 unused on AMD) ran at 95-103: the
+#    per-step (32, 256) x (256, 1024) product in 85 us instead of 170.
 
 
 # oneDNN's call costs ~10 us more than torch.mm's; it pays off from about 2^20 multiply-adds.
@@ -54,13 +57,9 @@ def _multiply_by(matrix, rows):
     """Return ``product(a, bias=None) = a @ matrix (+ bias)`` for inputs ``a`` of ``rows`` rows.
 
     On CPU in float32, for products large enough, the right factor is packed once for oneDNN's
-    inner product, the library ``torch.nn.LSTM`` itself uses on CPU. On the AMD EPYC measured
-    (2026-12) it ran the loop's (32, 256) x (256, 1024) product in 325 us at one thread and
-    192 us at two, against 337 and 246 us for ``torch.addmm_`` (BLAS); the LSTM's forward still
-    uses ``addmm_``, which accumulates into the gate buffer without a second pass, and its
-    backward uses oneDNN with the addition fused (:func:`_multiply_and_add`).
-    Elsewhere (float64, CUDA, small products) it is ``torch.mm``/``torch.addmm``; the two agree
-    to float32 rounding.
+    inner product, the library ``torch.nn.LSTM`` itself uses on CPU (point 5 above for what it
+    gains). Elsewhere (float64, CUDA, small products) it is ``torch.mm``/``torch.addmm``; the
+    two agree to float32 rounding.
     """
     if _use_onednn(matrix, rows):
         packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)  # an (out, in) weight
@@ -89,22 +88,33 @@ def _sum_biases(*biases):
 
 
 def _multiply_and_add(matrix, rows):
-    """Return ``product_add(a, c) = a @ matrix + c`` for inputs ``a`` of ``rows`` rows: one
-    oneDNN inner product with the addition fused in (a "binary add" post-op) where
-    :func:`_multiply_by` would use oneDNN, else one ``torch.addmm``."""
+    """Return ``product_add(a, c=None) = a @ matrix (+ c)`` for inputs ``a`` of ``rows`` rows:
+    one oneDNN inner product with the addition fused in (a "binary add" post-op) where
+    :func:`_multiply_by` would use oneDNN, else one ``torch.addmm``; ``matrix`` packed once."""
     if _use_onednn(matrix, rows):
         packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)
-        linear_add = torch.ops.mkldnn._linear_pointwise.binary
+        linear = torch.ops.mkldnn._linear_pointwise
 
-        def product_add(a, c):
-            return linear_add(a, c, packed, None, "add")
+        def product_add(a, c=None):
+            if c is None:
+                return linear.default(a, packed, None, "none", [], "")
+            return linear.binary(a, c, packed, None, "add")
 
         return product_add
 
-    def product_add(a, c):
-        return torch.addmm(c, a, matrix)
+    def product_add(a, c=None):
+        return torch.mm(a, matrix) if c is None else torch.addmm(c, a, matrix)
 
     return product_add
+
+
+def _multiply_transposed(a, b):
+    """``a^T @ b`` for a (N, M) and b (N, K), the weight gradients' sum over the N = T*B rows:
+    oneDNN's inner product on the transposes read in place where :func:`_use_onednn` holds for
+    the product (it returns the (K, M) result, so this is its transpose), else ``torch.mm``."""
+    if _use_onednn(b, a.shape[1]):
+        return torch.ops.mkldnn._linear_pointwise.default(b.t(), a.t(), None, "none", [], "").t()
+    return torch.mm(a.t(), b)
 
 
 def _tanh_as_sigmoid(weight, H):
@@ -133,7 +143,7 @@ class LSTMLayer(torch.autograd.Function):
         gates = _multiply_by(_tanh_as_sigmoid(weight_ih, H).t(), T * B)(
             x.reshape(T * B, I), bias
         ).view(T, B, 4 * H)
-        w_hh = _tanh_as_sigmoid(weight_hh, H).t()  # (P, 4H)
+        recurrent = _multiply_and_add(_tanh_as_sigmoid(weight_hh, H).t(), B)  # h W_hh^T + z
         project = None if weight_hr is None else _multiply_by(weight_hr.t(), B)  # (B, H) -> (B, P)
         output = x.new_empty(T, B, P)
         cells = x.new_empty(T + 1, B, H)  # c_0, c_1, ..., c_T
@@ -145,7 +155,7 @@ class LSTMLayer(torch.autograd.Function):
         i, f, s, o = (gates[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4))
         h = h0
         for t in range(T):
-            z[t].addmm_(h, w_hh).sigmoid_()  # Eq. (4.1)-(4.4)
+            torch.sigmoid(recurrent(h, z[t]), out=z[t])  # Eq. (4.1)-(4.4)
             torch.mul(f[t], c[t], out=c[t + 1]).addcmul_(i[t], s[t], value=2.0).sub_(i[t])  # (4.5)
             h = torch.mul(o[t], torch.tanh(c[t + 1], out=tc[t]), out=m[t])  # Eq. (4.6)
             if project is not None:
@@ -178,8 +188,7 @@ class LSTMLayer(torch.autograd.Function):
         _tanh_grad(i, g, grad_input=d_gates[:, :, 2])
         _sigmoid_grad(tanh_cells, o, grad_input=d_gates[:, :, 3])
         dc_per_dm = _tanh_grad(o, tanh_cells)  # (T, B, H)
-        back = _multiply_by(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P)
-        back_add = _multiply_and_add(weight_hh, B)  # ... + dL/dh_{t-1} from the output above
+        back = _multiply_and_add(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P), + the output's
         project_back = None if weight_hr is None else _multiply_by(weight_hr, B)  # (B,P)->(B,H)
         d_h_totals = None if weight_hr is None else torch.empty_like(output)  # (T, B, P)
         dz_flat = d_gates.view(T, B, 4 * H).unbind(0)
@@ -197,7 +206,7 @@ class LSTMLayer(torch.autograd.Function):
             dz_o[t].mul_(dm)  # dz_o
             dc = dc * f_t[t]  # dL/dc_{t-1} through Eq. (4.5)
             # all of dL/dh_{t-1}: through Eq. (4.1)-(4.4), and from the output at t-1
-            dh = back_add(dz_flat[t], d_out[t - 1]) if t > 0 else back(dz_flat[t])
+            dh = back(dz_flat[t], d_out[t - 1] if t > 0 else None)
 
         # dW = sum_t dz_t^T v_t for v = [x_t, h_{t-1}]: one product over all T*B rows for both
         # weights (dz's transpose read in place), then split: [dW_ih | dW_hh] (4H, I + P).
@@ -205,12 +214,10 @@ class LSTMLayer(torch.autograd.Function):
         d_x = d_weight_hr = None
         if ctx.needs_input_grad[0]:
             d_x = _multiply_by(weight_ih, T * B)(dz_all).view(T, B, I)
-        inputs = x.new_empty(T, B, I + P)  # [x_t, h_{t-1}] for every t
-        inputs[:, :, :I] = x
-        inputs[0, :, I:] = h0
-        inputs[1:, :, I:] = output[:-1]
-        d_weights = torch.mm(dz_all.t(), inputs.view(T * B, I + P))  # (4H, I + P)
-        d_weight_ih, d_weight_hh = d_weights[:, :I], d_weights[:, I:]
+        d_weight_ih = _multiply_transposed(dz_all, x.reshape(T * B, I))  # (4H, I)
+        # h_{t-1} is h0 for t = 0 and output[t - 1] after: two products, no copy of the states
+        d_weight_hh = _multiply_transposed(dz_all[B:], output[:-1].reshape((T - 1) * B, P))
+        d_weight_hh = d_weight_hh.addmm_(dz_all[:B].t(), h0)  # (4H, P)
         d_bias = dz_all.sum(0)  # (4H,)
         if weight_hr is not None:
             d_weight_hr = torch.mm(d_h_totals.view(T * B, P).t(), hidden.view(T * B, H))  # (P, H)
@@ -294,8 +301,8 @@ class GRULayer(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             d_x = _multiply_by(weight_ih, T * B)(d_x_all).view(T, B, I)
         # dW = sum_t d_t^T v_t, one product each over all T*B rows (transposes read in place)
-        d_weight_ih = torch.mm(d_x_all.t(), x.reshape(T * B, I))  # (3H, I)
-        d_weight_hh = torch.mm(d_h_all.t(), h_prev.view(T * B, H))  # (3H, H)
+        d_weight_ih = _multiply_transposed(d_x_all, x.reshape(T * B, I))  # (3H, I)
+        d_weight_hh = _multiply_transposed(d_h_all, h_prev.view(T * B, H))  # (3H, H)
         has_bias_ih, has_bias_hh = ctx.has_bias
         d_bias_ih = d_x_all.sum(0) if has_bias_ih else None
         d_bias_hh = d_h_all.sum(0) if has_bias_hh else None
