@@ -21,6 +21,7 @@ from tools.experiments import (
     esn,
     layernorm_lstm,
     log,
+    mamba_char,
     mlp_lm,
     scheduled_sampling,
     selective_copying,
@@ -41,6 +42,7 @@ EXPERIMENTS = [
     scheduled_sampling,
     translation,
     selective_copying,
+    mamba_char,
 ]
 
 
@@ -206,6 +208,25 @@ def test_char_models_run_every_model_and_score_the_test_text():
     for model in result["models"].values():
         assert len(model["train_bits"]) == 3 and model["valid_steps"] == [0, 1, 2, 3]
         assert 0 < model["test_bits"] < 10  # an untrained model is near log2(66) = 6.04
+
+
+def test_mamba_char_model_is_the_size_of_the_char_models_and_trained_like_them():
+    vocab, _ = char_models.shakespeare()
+    sizes = [
+        sum(p.numel() for p in char_models.char_model(name, len(vocab)).parameters())
+        for name in char_models.MODELS
+    ]
+    mamba = sum(p.numel() for p in mamba_char.mamba_model(len(vocab)).parameters())
+    assert min(sizes) <= mamba <= max(sizes), (mamba, sizes)
+    for key in ("steps", "seq_len", "batch_size", "lr", "clip", "eval_every"):
+        assert mamba_char.CONFIG[key] == char_models.CONFIG[key], key
+
+
+def test_mamba_char_runs_and_scores_the_test_text():
+    config = {**mamba_char.CONFIG, "steps": 3, "eval_every": 1, "d_model": 8, "d_state": 2}
+    result = mamba_char.run(0, config, tiny_shakespeare(*char_models.shakespeare()))
+    assert len(result["train_bits"]) == 3 and result["valid_steps"] == [0, 1, 2, 3]
+    assert 0 < result["test_bits"] < 10  # an untrained model is near log2(66) = 6.04
 
 
 def test_dropout_lm_runs_every_variant_and_scores_the_test_text():

@@ -32,6 +32,7 @@ TEXT_ROWS = [
     ("char_models", "RNN", 2, "char-RNN, d 64, 256 tanh units"),
     ("char_models", "LSTM", 4, "char-LSTM, d 64, 128 units"),
     ("char_models", "GRU", 4, "char-GRU, d 64, 150 units"),
+    ("mamba_char", None, 10, "Mamba, d 80, 2 blocks, state 16"),
     ("dropout_lm", "none", 6, "char-LSTM, 20 000 chars, 128 units, no dropout"),
     ("dropout_lm", "Zaremba", 6, "char-LSTM, 20 000 chars, 128 units, Zaremba dropout"),
     ("dropout_lm", "per-step state", 6, "char-LSTM, 20 000 chars, 128 units, per-step h dropout"),
@@ -83,6 +84,7 @@ CHAPTERS = {
     7: "07_layer_normalisation",
     8: "08_scheduled_sampling",
     9: "09_seq2seq_and_attention",
+    10: "10_state_space_models_and_mamba",
     11: "11_echo_state_networks",
 }
 
