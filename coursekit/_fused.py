@@ -208,8 +208,8 @@ class LSTMLayer(torch.autograd.Function):
             # all of dL/dh_{t-1}: through Eq. (4.1)-(4.4), and from the output at t-1
             dh = back(dz_flat[t], d_out[t - 1] if t > 0 else None)
 
-        # dW = sum_t dz_t^T v_t for v = [x_t, h_{t-1}]: one product over all T*B rows for both
-        # weights (dz's transpose read in place), then split: [dW_ih | dW_hh] (4H, I + P).
+        # dW = sum_t dz_t^T v_t, for v = x_t (W_ih) and v = h_{t-1} (W_hh): products over all
+        # T*B rows at once, dz's transpose read in place.
         dz_all = d_gates.view(T * B, 4 * H)
         d_x = d_weight_hr = None
         if ctx.needs_input_grad[0]:
