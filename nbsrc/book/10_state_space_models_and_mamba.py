@@ -2261,6 +2261,31 @@ assert swapped.item()
 # loop of $L$ small operations. It does more arithmetic, so for very short sequences the
 # loop wins (`auto` runs the loop up to $L = 8$).
 # :::
+#
+# **Question 7.** In the trained Mamba of §10.9 the large steps come at the blank just
+# *after* each data token, not at the token. How can the state still receive the right
+# symbol?
+#
+# :::{dropdown} Answer
+# $\Delta_t$, $B_t$ and the input $u_t$ of the SSM are all computed from $x'_t$, the output
+# of the causal convolution (10.17), which sees the token at $t$ and the three before it.
+# One position after a data token $x'$ still carries that token, so the large step writes
+# $\Delta_t B_t u_t$ with the symbol's information in $u_t$. Without the convolution
+# (`d_conv = 1`) the step would have to come at the token itself ("What to try").
+# :::
+#
+# **Question 8.** The character-level Mamba of §10.10 reads a text 64 characters at a time.
+# What must it carry from one call to the next, how many numbers is that, and what goes
+# wrong if it carries only the SSM states?
+#
+# :::{dropdown} Answer
+# In each of its two blocks, the last $d_{\text{conv}} - 1 = 3$ inputs of the convolution
+# ($160 \times 3$ numbers) and the SSM state $h$ ($160 \times 16$): 6 080 numbers per
+# sequence, whatever the length of the text. Without the convolution's inputs, the first
+# three positions of every call would see zeros where the previous characters should be,
+# as at the start of a text: the logits would differ from one pass over the whole text
+# there (test_mamba_lm_in_pieces_equals_whole checks that they do not).
+# :::
 
 # %%
 # Questions 1 and 5, checked
