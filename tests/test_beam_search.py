@@ -227,6 +227,7 @@ def test_scores_equal_the_log_probabilities_recomputed_by_a_loop(name, alpha):
 # beam 1 is greedy search
 
 
+@torch.no_grad()
 def greedy_loop(model, state, max_length=MAX_LENGTH):
     """Argmax at every step until EOS, one source."""
     tokens, sequence, total = torch.tensor([BOS]), [], 0.0
