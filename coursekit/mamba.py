@@ -254,6 +254,8 @@ class MambaMixer(nn.Module):
         # causal: the conv sees the d_conv - 1 inputs before this call (zeros at the start)
         xs = torch.cat([window, xs.transpose(1, 2)], dim=-1)  # (b, d_inner, d_conv - 1 + L)
         window = xs[..., xs.shape[-1] - (self.d_conv - 1) :]
+        # (self.conv1d keeps mambapy's padding, for code that calls it as mambapy's; the
+        # window in front already pads, so the conv runs here without it)
         xs = F.conv1d(xs, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner)
         xs = F.silu(xs)  # Eq. (10.17), (b, d_inner, L)
         dbc = self.x_proj(xs.transpose(1, 2))  # Eq. (10.18), (b, L, r + 2n)
