@@ -443,3 +443,6 @@ def test_selective_copying_runs_both_models_of_about_the_same_size():
         assert len(logged["accuracy_per_position"]) == 2 and 0 <= logged["accuracy"] <= 1
     selection = result["models"]["Mamba"]["selection"]
     assert set(selection) >= {"data", "blank", "marker", "delta", "tokens"}
+    d_inner = config["expand"] * config["d_model"]
+    for key in ("after_data", "quiet_blank"):  # per block, per channel
+        assert [len(block) for block in selection[key]] == [d_inner] * config["layers"]

@@ -24,8 +24,9 @@ fresh batches. The seed draws the initial weights and the training batches (the 
 for both models); the test set is the same for every seed. Logged per seed and model: the
 parameter count, the training loss of every step, the test accuracy every ``eval_every``
 steps, and at the end the accuracy per output position; for the Mamba also what the selection
-does: the step Δ_t of every channel of every block on the first test sequence (seed 0 only),
-and on the whole test set the mean Δ_t at data, blank and marker positions, per block.
+does (``summarise_selection``): the step Δ_t of every channel of every block on the first test
+sequence, and on the whole test set, per block, the mean Δ_t at data, blank and marker
+positions and, per channel, at the blank just after a data token and at the other blanks.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ CONFIG = {
     "eval_every": 50,
     "curve_test_size": 250,
     "test_size": 1000,
-    "inspect_seed": 0,
 }
 BLANK, MARKER = 0, 1  # the data symbols are the tokens 2, ..., symbols + 1
 MODELS = ("Mamba", "LTI")
@@ -182,19 +182,26 @@ def selection(model, tokens, batch=250):
     return [torch.cat(deltas) for deltas in per_layer]
 
 
-def summarise_selection(model, test, detail):
-    """Mean Δ_t at data, blank and marker positions per block; Δ of every channel on the first
-    test sequence when ``detail``."""
+def summarise_selection(model, test, d_conv):
+    """What the selection does, per block, on the test set: the mean Δ_t over all channels at
+    data, blank and marker positions; per channel, the mean Δ_t at the blank just after a data
+    token and at the other ("quiet") blanks past the conv's first d_conv - 1 positions; and
+    Δ of every channel on the first test sequence."""
     tokens, _ = test
     kinds = {"data": tokens > MARKER, "blank": tokens == BLANK, "marker": tokens == MARKER}
-    deltas = selection(model, tokens)
+    after = torch.zeros_like(kinds["blank"])
+    after[:, 1:] = kinds["data"][:, :-1] & kinds["blank"][:, 1:]
+    quiet = kinds["blank"] & ~after
+    quiet[:, : d_conv - 1] = False
+    deltas = selection(model, tokens)  # (N, d_inner, L) per block
     summary = {
         kind: [round(d.mean(1)[mask].mean().item(), 5) for d in deltas]
         for kind, mask in kinds.items()
     }
-    if detail:
-        summary["tokens"] = tokens[0].tolist()
-        summary["delta"] = [[rounded(row, 3) for row in d[0].tolist()] for d in deltas]
+    for name, mask in (("after_data", after), ("quiet_blank", quiet)):
+        summary[name] = [rounded(d.transpose(1, 2)[mask].mean(0).tolist(), 4) for d in deltas]
+    summary["tokens"] = tokens[0].tolist()
+    summary["delta"] = [[rounded(row, 3) for row in d[0].tolist()] for d in deltas]
     return summary
 
 
@@ -236,8 +243,7 @@ def run(seed: int, config=CONFIG, models=MODELS) -> dict:
             "accuracy_per_position": per_position.tolist(),
         }
         if name == "Mamba":
-            detail = seed == config["inspect_seed"]
-            results[name]["selection"] = summarise_selection(model, test, detail)
+            results[name]["selection"] = summarise_selection(model, test, config["d_conv"])
     return {"seed": seed, "models": results}
 
 
