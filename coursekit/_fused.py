@@ -25,13 +25,13 @@ from torch.autograd.function import once_differentiable
 #    dW = sum_t dz_t^T v_t are one (4H, T*B) x (T*B, ·) product each after it.
 # 4. Few, large kernels per step: the LSTM's gates take one sigmoid (tanh(a) = 2 sigma(2a) - 1,
 #    :func:`_tanh_as_sigmoid`), the recurrent products add their other term as they go
-#    (oneDNN with the addition fused in, :func:`_multiply_and_add`), per-step views are made
-#    once before the loop, and buffers are preallocated and written in place (out=, mul_).
+#    (oneDNN with the addition fused in, :func:`_multiply_by`'s ``add``), per-step views are
+#    made once before the loop, and buffers are preallocated and written in place (out=, mul_).
 # 5. oneDNN, the library torch's own LSTM uses on CPU, for every float32 product large enough
-#    (:func:`_multiply_by`, :func:`_multiply_and_add`, :func:`_multiply_transposed`). On the
-#    AMD EPYC with AVX-512 measured on 2026-12-04 its inner product ran at 190-235 GFLOP/s on
-#    one thread where torch.mm (MKL, which leaves AVX-512 unused on AMD) ran at 95-103: the
-#    per-step (32, 256) x (256, 1024) product in 85 us instead of 170.
+#    (:func:`_multiply_by`, :func:`_multiply_transposed`). On the AMD EPYC with AVX-512
+#    measured on 2026-12-04 its inner product ran at 190-235 GFLOP/s on one thread where
+#    torch.mm (MKL, which leaves AVX-512 unused on AMD) ran at 95-103: the per-step
+#    (32, 256) x (256, 1024) product in 85 us instead of 170.
 
 
 # oneDNN's call costs ~10 us more than torch.mm's; it pays off from about 2^20 multiply-adds.
@@ -54,24 +54,28 @@ def _use_onednn(matrix, rows) -> bool:
 
 
 def _multiply_by(matrix, rows):
-    """Return ``product(a, bias=None) = a @ matrix (+ bias)`` for inputs ``a`` of ``rows`` rows.
+    """Return ``product(a, bias=None, add=None) = a @ matrix (+ bias) (+ add)`` for inputs
+    ``a`` of ``rows`` rows: ``bias`` a row added to every row, ``add`` a whole matrix.
 
     On CPU in float32, for products large enough, the right factor is packed once for oneDNN's
     inner product, the library ``torch.nn.LSTM`` itself uses on CPU (point 5 above for what it
-    gains). Elsewhere (float64, CUDA, small products) it is ``torch.mm``/``torch.addmm``; the
-    two agree to float32 rounding.
+    gains), and ``add`` is fused into it (a "binary add" post-op). Elsewhere (float64, CUDA,
+    small products) it is one ``torch.mm``/``torch.addmm``; the two agree to float32 rounding.
     """
     if _use_onednn(matrix, rows):
         packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)  # an (out, in) weight
-        linear = torch.ops.mkldnn._linear_pointwise.default
+        linear = torch.ops.mkldnn._linear_pointwise
 
-        def product(a, bias=None):
-            return linear(a, packed, bias, "none", [], "")
+        def product(a, bias=None, add=None):
+            if add is None:
+                return linear.default(a, packed, bias, "none", [], "")
+            return linear.binary(a, add, packed, bias, "add")
 
         return product
 
-    def product(a, bias=None):
-        return torch.mm(a, matrix) if bias is None else torch.addmm(bias, a, matrix)
+    def product(a, bias=None, add=None):
+        c = _sum_biases(bias, add)
+        return torch.mm(a, matrix) if c is None else torch.addmm(c, a, matrix)
 
     return product
 
@@ -85,27 +89,6 @@ _tanh_grad = torch.ops.aten.tanh_backward
 def _sum_biases(*biases):
     present = [b for b in biases if b is not None]
     return None if not present else sum(present[1:], present[0])
-
-
-def _multiply_and_add(matrix, rows):
-    """Return ``product_add(a, c=None) = a @ matrix (+ c)`` for inputs ``a`` of ``rows`` rows:
-    one oneDNN inner product with the addition fused in (a "binary add" post-op) where
-    :func:`_multiply_by` would use oneDNN, else one ``torch.addmm``; ``matrix`` packed once."""
-    if _use_onednn(matrix, rows):
-        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)
-        linear = torch.ops.mkldnn._linear_pointwise
-
-        def product_add(a, c=None):
-            if c is None:
-                return linear.default(a, packed, None, "none", [], "")
-            return linear.binary(a, c, packed, None, "add")
-
-        return product_add
-
-    def product_add(a, c=None):
-        return torch.mm(a, matrix) if c is None else torch.addmm(c, a, matrix)
-
-    return product_add
 
 
 def _multiply_transposed(a, b):
@@ -143,7 +126,7 @@ class LSTMLayer(torch.autograd.Function):
         gates = _multiply_by(_tanh_as_sigmoid(weight_ih, H).t(), T * B)(
             x.reshape(T * B, I), bias
         ).view(T, B, 4 * H)
-        recurrent = _multiply_and_add(_tanh_as_sigmoid(weight_hh, H).t(), B)  # h W_hh^T + z
+        recurrent = _multiply_by(_tanh_as_sigmoid(weight_hh, H).t(), B)  # h W_hh^T (+ z)
         project = None if weight_hr is None else _multiply_by(weight_hr.t(), B)  # (B, H) -> (B, P)
         output = x.new_empty(T, B, P)
         cells = x.new_empty(T + 1, B, H)  # c_0, c_1, ..., c_T
@@ -155,7 +138,7 @@ class LSTMLayer(torch.autograd.Function):
         i, f, s, o = (gates[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4))
         h = h0
         for t in range(T):
-            torch.sigmoid(recurrent(h, z[t]), out=z[t])  # Eq. (4.1)-(4.4)
+            torch.sigmoid(recurrent(h, add=z[t]), out=z[t])  # Eq. (4.1)-(4.4)
             torch.mul(f[t], c[t], out=c[t + 1]).addcmul_(i[t], s[t], value=2.0).sub_(i[t])  # (4.5)
             h = torch.mul(o[t], torch.tanh(c[t + 1], out=tc[t]), out=m[t])  # Eq. (4.6)
             if project is not None:
@@ -188,7 +171,7 @@ class LSTMLayer(torch.autograd.Function):
         _tanh_grad(i, g, grad_input=d_gates[:, :, 2])
         _sigmoid_grad(tanh_cells, o, grad_input=d_gates[:, :, 3])
         dc_per_dm = _tanh_grad(o, tanh_cells)  # (T, B, H)
-        back = _multiply_and_add(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P), + the output's
+        back = _multiply_by(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P), + the output's
         project_back = None if weight_hr is None else _multiply_by(weight_hr, B)  # (B,P)->(B,H)
         d_h_totals = None if weight_hr is None else torch.empty_like(output)  # (T, B, P)
         dz_flat = d_gates.view(T, B, 4 * H).unbind(0)
@@ -206,7 +189,7 @@ class LSTMLayer(torch.autograd.Function):
             dz_o[t].mul_(dm)  # dz_o
             dc = dc * f_t[t]  # dL/dc_{t-1} through Eq. (4.5)
             # all of dL/dh_{t-1}: through Eq. (4.1)-(4.4), and from the output at t-1
-            dh = back(dz_flat[t], d_out[t - 1] if t > 0 else None)
+            dh = back(dz_flat[t], add=d_out[t - 1] if t > 0 else None)
 
         # dW = sum_t dz_t^T v_t, for v = x_t (W_ih) and v = h_{t-1} (W_hh): products over all
         # T*B rows at once, dz's transpose read in place.
