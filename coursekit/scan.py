@@ -25,7 +25,8 @@ compute the same numbers:
       (10.22)  g_t = dl/dh_t + a_{t+1} ⊙ g_{t+1}   (g_{L-1} = dl/dh_{L-1})
       (10.23)  dl/db_t = g_t,      dl/da_t = g_t ⊙ h_{t-1}
 
-  computed by the same parallel scan on the time-reversed sequence.
+  computed by the parallel scan mirrored in time (:func:`_scan_in_place_reverse`), in place,
+  with no reversed copies.
 * :func:`scan_chunked`: cut time into chunks of ``chunk`` steps, scan every chunk from zero in
   parallel (:func:`scan_blelloch` on all chunks at once), then carry the state across chunks
   in a short sequential loop: with P_t the product of a within the chunk up to t,
@@ -142,28 +143,21 @@ def _padded(a, b):
     return _buffer(a, size, 1.0), _buffer(b, size, 0.0)
 
 
-def _scan_in_place(A, X, reverse=False):
+def _blocks(A, X, s):
+    """Views (b, 2^k / 2s, 2s, *) of the buffers: block j covers positions [2sj, 2sj + 2s)."""
+    shape = (A.shape[0], A.shape[1] // (2 * s), 2 * s, *A.shape[2:])
+    return A.view(shape), X.view(shape)
+
+
+def _scan_in_place(A, X):
     """The inclusive scan of (10.20) from h_{-1} = 0 on (b, 2^k, *) buffers, in place and
-    without autograd: afterwards X[:, t] = h_t (A is overwritten).
-
-    ``reverse=True`` runs the same recurrence backwards in time, X[:, t] = A_t ⊙ X[:, t+1] +
-    X_t from X[:, 2^k] = 0: the tree mirrored (each block's first position where the forward
-    scan uses its last), so a backward pass needs no flipped copies."""
-    if reverse:
-        return _scan_in_place_reverse(A, X)
-    size, rest = A.shape[1], A.shape[2:]
-
-    def blocks(s):  # views (b, 2^k / 2s, 2s, *): block j covers positions [2sj, 2sj + 2s)
-        return (
-            A.view(A.shape[0], size // (2 * s), 2 * s, *rest),
-            X.view(X.shape[0], size // (2 * s), 2 * s, *rest),
-        )
-
+    without autograd: afterwards X[:, t] = h_t (A is overwritten)."""
+    size = A.shape[1]
     # Up-sweep: the last position of each block of 2s composes its two halves, (10.21); then
     # position p holds the composition over the lowbit(p + 1) steps ending at p.
     s = 1
     while s < size:
-        Av, Xv = blocks(s)
+        Av, Xv = _blocks(A, X, s)
         Xv[:, :, 2 * s - 1] += Av[:, :, 2 * s - 1] * Xv[:, :, s - 1]
         Av[:, :, 2 * s - 1] *= Av[:, :, s - 1]
         s *= 2
@@ -172,31 +166,27 @@ def _scan_in_place(A, X, reverse=False):
     # from t = 0) from the level above. Compose the two, from the coarsest level down.
     s = size // 4
     while s >= 1:
-        Av, Xv = blocks(s)
+        Av, Xv = _blocks(A, X, s)
         Xv[:, 1:, s - 1] += Av[:, 1:, s - 1] * Xv[:, :-1, 2 * s - 1]
         s //= 2
     return X
 
 
 def _scan_in_place_reverse(A, X):
-    """:func:`_scan_in_place` mirrored in time (position p <-> 2^k - 1 - p)."""
-    size, rest = A.shape[1], A.shape[2:]
-
-    def blocks(s):
-        return (
-            A.view(A.shape[0], size // (2 * s), 2 * s, *rest),
-            X.view(X.shape[0], size // (2 * s), 2 * s, *rest),
-        )
-
+    """:func:`_scan_in_place` mirrored in time (position p <-> 2^k - 1 - p): the same
+    recurrence backwards, X[:, t] = A_t ⊙ X[:, t+1] + X_t from X[:, 2^k] = 0, each block's
+    first position used where the forward scan uses its last, so a backward pass needs no
+    flipped copies."""
+    size = A.shape[1]
     s = 1
     while s < size:  # up-sweep: each block's first position composes its two halves
-        Av, Xv = blocks(s)
+        Av, Xv = _blocks(A, X, s)
         Xv[:, :, 0] += Av[:, :, 0] * Xv[:, :, s]
         Av[:, :, 0] *= Av[:, :, s]
         s *= 2
     s = size // 4
     while s >= 1:  # down-sweep: the second half's first position takes the next block's
-        Av, Xv = blocks(s)
+        Av, Xv = _blocks(A, X, s)
         Xv[:, :-1, s] += Av[:, :-1, s] * Xv[:, 1:, 0]
         s //= 2
     return X
@@ -226,7 +216,7 @@ class BlellochScan(torch.autograd.Function):
         A = _buffer(a[:, 1:], size, 1.0)  # a_1 .. a_{L-1}, then the identity (1, 0) ...
         A[:, length - 1] = 0  # ... but no a_L: 0 there (g_L = 0 either way)
         X = _buffer(grad_h, size, 0.0)
-        g = _scan_in_place(A, X, reverse=True)[:, :length]  # (b, L, *)
+        g = _scan_in_place_reverse(A, X)[:, :length]  # (b, L, *)
         grad_a = torch.empty_like(a)
         grad_a[:, 0] = 0  # h_{-1} = 0
         torch.mul(g[:, 1:], h[:, :-1], out=grad_a[:, 1:])  # (10.23)

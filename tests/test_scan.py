@@ -163,7 +163,7 @@ def test_strategies_equal_loop_on_cuda(name):
 @pytest.mark.parametrize("length", [1, 2, 5, 8, 13])
 def test_reverse_in_place_scan_runs_the_recurrence_backwards_in_time(length):
     """The backward pass's scan, g_t = A_t g_{t+1} + X_t from g_L = 0, written as a loop."""
-    from coursekit.scan import _padded, _scan_in_place
+    from coursekit.scan import _padded, _scan_in_place_reverse
 
     A = 0.5 + 0.5 * torch.rand(2, length, 3, dtype=torch.float64)
     X = torch.randn(2, length, 3, dtype=torch.float64)
@@ -172,5 +172,5 @@ def test_reverse_in_place_scan_runs_the_recurrence_backwards_in_time(length):
         g = A[:, t] * g + X[:, t]
         expected.append(g)
     expected = torch.stack(expected[::-1], dim=1)
-    got = _scan_in_place(*_padded(A, X), reverse=True)[:, :length]
+    got = _scan_in_place_reverse(*_padded(A, X))[:, :length]
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)

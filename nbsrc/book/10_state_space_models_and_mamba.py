@@ -1213,7 +1213,8 @@ assert torch.allclose(by_library[0, :, 0], by_loop, atol=1e-14)
 # $$ \frac{\partial \ell}{\partial b_t} = g_t, \qquad
 #    \frac{\partial \ell}{\partial a_t} = g_t \odot h_{t-1} . \tag{10.23} $$
 #
-# `BlellochScan.backward` runs the same parallel scan on the time-reversed sequence.
+# `BlellochScan.backward` runs the same parallel scan mirrored in time: the sweeps' tree
+# read from the other end, in place, so no reversed copy of the sequence is made.
 #
 # **The chunked scan.** Cut time into chunks of $c$ steps, scan every chunk from zero in
 # parallel, then carry the state across chunks in a short loop of $L/c$ steps: with $P_t$
