@@ -14,9 +14,12 @@ from torch.autograd.function import once_differentiable
 # ---------------------------------------------------------------------------------------------
 # The fast path: the same numbers, with the work a Python loop need not do taken out of it.
 #
-# Four things make it fast (benchmarks/lstm.py measures them against torch.nn.LSTM):
-# 1. The input terms x_t W_ih^T + b of Eq. (4.1)-(4.4) do not depend on h: one (T*B, I) product
-#    for all t before the loop; inside it only h_{t-1} W_hh^T, one product for the four gates.
+# Five things make it fast (benchmarks/lstm.py measures them against torch.nn.LSTM):
+# 1. No product is repeated per gate or per step when it can be one. The GRU's input terms
+#    x_t W_ih^T + b do not depend on h: one (T*B, I) product for all t before the loop, and inside
+#    it only h_{t-1} W_hh^T, one product for the three gates. The LSTM's four gates are one
+#    product per step of v_t = [x_t, h_{t-1}] with [W_ih, W_hh], the sigmoid fused into it
+#    (point 5), and its weight gradients one product over [x_t, h_{t-1}] for all t.
 # 2. One autograd node for the whole layer (torch.autograd.Function) with a hand-written
 #    backward. Autograd through the loop would record ~10 nodes per step, and x[t] indexing
 #    alone allocates a full-size (T, B, I) gradient per step in backward.
@@ -24,14 +27,15 @@ from torch.autograd.function import once_differentiable
 #    tanh' = 1 - tanh^2) are computed for all t at once before it, and the weight gradients
 #    dW = sum_t dz_t^T v_t are one (4H, T*B) x (T*B, ·) product each after it.
 # 4. Few, large kernels per step: the LSTM's gates take one sigmoid (tanh(a) = 2 sigma(2a) - 1,
-#    :func:`_tanh_as_sigmoid`), the recurrent products add their other term as they go
-#    (oneDNN with the addition fused in, :func:`_multiply_by`'s ``add``), per-step views are
-#    made once before the loop, and buffers are preallocated and written in place (out=, mul_).
+#    :func:`_tanh_as_sigmoid`; tanh(c) is taken the same way, tanh costing five sigmoids on a
+#    (B, H) block), the recurrent products add their other term or apply the sigmoid as they go
+#    (oneDNN post-ops, :func:`_multiply_by`'s ``add`` and ``sigmoid``), per-step views are made
+#    once before the loop, and buffers are preallocated and written in place (out=, mul_).
 # 5. oneDNN, the library torch's own LSTM uses on CPU, for every float32 product large enough
-#    (:func:`_multiply_by`, :func:`_multiply_transposed`). On the AMD EPYC with AVX-512
+#    (:func:`_multiply_by`, :func:`_multiply_transposed`). On the AMD EPYC (Zen 4, AVX-512)
 #    measured on 2026-12-04 its inner product ran at 190-235 GFLOP/s on one thread where
-#    torch.mm (MKL, which leaves AVX-512 unused on AMD) ran at 95-103: the per-step
-#    (32, 256) x (256, 1024) product in 85 us instead of 170.
+#    torch.mm (MKL) ran at 95-103; on another machine of the same kind on 2026-12-06 at 100
+#    against 86, the per-step (32, 256) x (256, 1024) product in 167 us instead of 195.
 
 
 # oneDNN's call costs ~10 us more than torch.mm's; it pays off from about 2^20 multiply-adds.
@@ -54,28 +58,31 @@ def _use_onednn(matrix, rows) -> bool:
 
 
 def _multiply_by(matrix, rows):
-    """Return ``product(a, bias=None, add=None) = a @ matrix (+ bias) (+ add)`` for inputs
-    ``a`` of ``rows`` rows: ``bias`` a row added to every row, ``add`` a whole matrix.
+    """Return ``product(a, bias=None, add=None, sigmoid=False) = a @ matrix (+ bias) (+ add)``,
+    passed through the sigmoid when ``sigmoid``, for inputs ``a`` of ``rows`` rows: ``bias`` a row
+    added to every row, ``add`` a whole matrix (not together with ``sigmoid``).
 
     On CPU in float32, for products large enough, the right factor is packed once for oneDNN's
     inner product, the library ``torch.nn.LSTM`` itself uses on CPU (point 5 above for what it
-    gains), and ``add`` is fused into it (a "binary add" post-op). Elsewhere (float64, CUDA,
-    small products) it is one ``torch.mm``/``torch.addmm``; the two agree to float32 rounding.
+    gains), and ``add`` or the sigmoid is fused into it (a "binary add" or an eltwise post-op).
+    Elsewhere (float64, CUDA, small products) it is ``torch.mm``/``torch.addmm`` (and
+    ``sigmoid_``); the two agree to float32 rounding.
     """
     if _use_onednn(matrix, rows):
-        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)  # an (out, in) weight
+        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)
         linear = torch.ops.mkldnn._linear_pointwise
 
-        def product(a, bias=None, add=None):
+        def product(a, bias=None, add=None, sigmoid=False):
             if add is None:
-                return linear.default(a, packed, bias, "none", [], "")
+                return linear.default(a, packed, bias, "sigmoid" if sigmoid else "none", [], "")
             return linear.binary(a, add, packed, bias, "add")
 
         return product
 
-    def product(a, bias=None, add=None):
+    def product(a, bias=None, add=None, sigmoid=False):
         c = _sum_biases(bias, add)
-        return torch.mm(a, matrix) if c is None else torch.addmm(c, a, matrix)
+        y = torch.mm(a, matrix) if c is None else torch.addmm(c, a, matrix)
+        return y.sigmoid_() if sigmoid else y
 
     return product
 
@@ -120,32 +127,40 @@ class LSTMLayer(torch.autograd.Function):
         H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
         bias = _sum_biases(bias_ih, bias_hh)
         bias = None if bias is None else _tanh_as_sigmoid(bias, H)
-        # The input terms of Eq. (4.1)-(4.4) for every t at once (g's rows doubled, see
-        # _tanh_as_sigmoid); the loop adds h_{t-1} W_hh^T in place and applies one sigmoid in
-        # place: gates holds (i, f, s, o) with g = 2 s - 1.
-        gates = _multiply_by(_tanh_as_sigmoid(weight_ih, H).t(), T * B)(
-            x.reshape(T * B, I), bias
-        ).view(T, B, 4 * H)
-        recurrent = _multiply_by(_tanh_as_sigmoid(weight_hh, H).t(), B)  # h W_hh^T (+ z)
+        # Eq. (4.1)-(4.4) for all four gates are one product v_t W^T + b, v_t = [x_t, h_{t-1}]
+        # and W = [W_ih, W_hh] with g's rows doubled (see _tanh_as_sigmoid), and oneDNN applies
+        # the sigmoid as the product's post-op: gates holds (i, f, s, o) with g = 2 s - 1.
+        # inputs holds every v_t; the loop writes h_t into v_{t+1}.
+        inputs = x.new_empty(T, B, I + P)
+        inputs[:, :, :I] = x
+        inputs[0, :, I:] = h0
+        step = _multiply_by(_tanh_as_sigmoid(torch.cat([weight_ih, weight_hh], 1), H).t(), B)
         project = None if weight_hr is None else _multiply_by(weight_hr.t(), B)  # (B, H) -> (B, P)
+        gates = x.new_empty(T, B, 4 * H)
         output = x.new_empty(T, B, P)
         cells = x.new_empty(T + 1, B, H)  # c_0, c_1, ..., c_T
         cells[0] = c0
         tanh_cells = x.new_empty(T, B, H)
         hidden = output if project is None else x.new_empty(T, B, H)  # o ⊙ tanh(c) (B, H)
         # Per-step views, made once (a view costs as much as a small kernel).
-        z, c, tc, m = gates.unbind(0), cells.unbind(0), tanh_cells.unbind(0), hidden.unbind(0)
+        v, z, c, tc, m = (a.unbind(0) for a in (inputs, gates, cells, tanh_cells, hidden))
+        h_next = inputs[1:, :, I:].unbind(0)  # where h_t goes: v_{t+1}'s h part, t < T - 1
         i, f, s, o = (gates[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4))
-        h = h0
         for t in range(T):
-            torch.sigmoid(recurrent(h, add=z[t]), out=z[t])  # Eq. (4.1)-(4.4)
+            z[t].copy_(step(v[t], bias, sigmoid=True))  # Eq. (4.1)-(4.4)
             torch.mul(f[t], c[t], out=c[t + 1]).addcmul_(i[t], s[t], value=2.0).sub_(i[t])  # (4.5)
-            h = torch.mul(o[t], torch.tanh(c[t + 1], out=tc[t]), out=m[t])  # Eq. (4.6)
+            # Eq. (4.6) with tanh(c) = 2 sigma(2c) - 1 (on (B, H) tanh costs five sigmoids):
+            # tc holds sigma(2c) until after the loop, and h = o + 2 o sigma(2c) - 2 o.
+            sc = torch.mul(c[t + 1], 2.0, out=tc[t]).sigmoid_()
+            h = torch.addcmul(o[t], o[t], sc, value=2.0, out=m[t]).sub_(o[t], alpha=2.0)
             if project is not None:
                 h = project(h)  # (B, P)
                 output[t] = h
+            if t < T - 1:
+                h_next[t].copy_(h)
+        tanh_cells.mul_(2.0).sub_(1.0)  # sigma(2c) -> tanh(c)
         ctx.save_for_backward(
-            x, h0, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden, output
+            inputs, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden
         )
         ctx.has_bias = (bias_ih is not None, bias_hh is not None)
         return output, output[-1].clone(), cells[-1].clone()
@@ -153,11 +168,11 @@ class LSTMLayer(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, d_output, d_h_n, d_c_n):
-        x, h0, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden, output = (
+        inputs, weight_ih, weight_hh, weight_hr, gates, cells, tanh_cells, hidden = (
             ctx.saved_tensors
         )
-        T, B, I = x.shape  # noqa: E741 (the glossary's names)
-        H, P = weight_hh.shape[0] // 4, weight_hh.shape[1]
+        T, B = inputs.shape[:2]
+        H, P, I = weight_hh.shape[0] // 4, weight_hh.shape[1], weight_ih.shape[1]  # noqa: E741
         i, f, s, o = gates.chunk(4, dim=2)  # (T, B, H) each
         g = s.mul(2.0).sub_(1.0)  # the stored sigma(2a) -> g = tanh(a); gates stays as saved
         # Local derivatives, for all t at once. With m_t = o_t ⊙ tanh(c_t) and dm its gradient,
@@ -165,7 +180,7 @@ class LSTMLayer(torch.autograd.Function):
         # dz_i = dc ⊙ g i (1 - i), dz_f = dc ⊙ c_{t-1} f (1 - f), dz_g = dc ⊙ i (1 - g^2),
         # dz_o = dm ⊙ tanh(c_t) o (1 - o). d_gates holds the factors after dc and dm; the loop
         # multiplies them by dc_t and dm_t in place, which leaves dL/dz_t there.
-        d_gates = x.new_empty(T, B, 4, H)
+        d_gates = gates.new_empty(T, B, 4, H)
         _sigmoid_grad(g, i, grad_input=d_gates[:, :, 0])
         _sigmoid_grad(cells[:-1], f, grad_input=d_gates[:, :, 1])
         _tanh_grad(i, g, grad_input=d_gates[:, :, 2])
@@ -173,7 +188,7 @@ class LSTMLayer(torch.autograd.Function):
         dc_per_dm = _tanh_grad(o, tanh_cells)  # (T, B, H)
         back = _multiply_by(weight_hh, B)  # dz (B, 4H) -> dh_{t-1} (B, P), + the output's
         project_back = None if weight_hr is None else _multiply_by(weight_hr, B)  # (B,P)->(B,H)
-        d_h_totals = None if weight_hr is None else torch.empty_like(output)  # (T, B, P)
+        d_h_totals = None if weight_hr is None else d_output.new_empty(T, B, P)
         dz_flat = d_gates.view(T, B, 4 * H).unbind(0)
         dz_ifg, dz_o = d_gates[:, :, :3].unbind(0), d_gates[:, :, 3].unbind(0)
         f_t, dc_dm, d_out = f.unbind(0), dc_per_dm.unbind(0), d_output.unbind(0)
@@ -191,17 +206,15 @@ class LSTMLayer(torch.autograd.Function):
             # all of dL/dh_{t-1}: through Eq. (4.1)-(4.4), and from the output at t-1
             dh = back(dz_flat[t], add=d_out[t - 1] if t > 0 else None)
 
-        # dW = sum_t dz_t^T v_t, for v = x_t (W_ih) and v = h_{t-1} (W_hh): products over all
-        # T*B rows at once, dz's transpose read in place.
+        # [dW_ih, dW_hh] = sum_t dz_t^T v_t with v_t = [x_t, h_{t-1}]: one product over all T*B
+        # rows at once, dz's transpose read in place.
         dz_all = d_gates.view(T * B, 4 * H)
         d_x = d_weight_hr = None
         if ctx.needs_input_grad[0]:
             d_x = _multiply_by(weight_ih, T * B)(dz_all).view(T, B, I)
-        d_weight_ih = _multiply_transposed(dz_all, x.reshape(T * B, I))  # (4H, I)
-        # h_{t-1} is h0 for t = 0 and output[t - 1] after: two products, no copy of the states
-        d_weight_hh = _multiply_transposed(dz_all[B:], output[:-1].reshape((T - 1) * B, P))
-        d_weight_hh = d_weight_hh.addmm_(dz_all[:B].t(), h0)  # (4H, P)
-        d_bias = dz_all.sum(0)  # (4H,)
+        d_weight = _multiply_transposed(dz_all, inputs.view(T * B, I + P))  # (4H, I + P)
+        d_weight_ih, d_weight_hh = d_weight[:, :I], d_weight[:, I:]
+        d_bias = torch.mv(dz_all.t(), dz_all.new_ones(T * B))  # (4H,); twice sum(0)'s speed
         if weight_hr is not None:
             d_weight_hr = torch.mm(d_h_totals.view(T * B, P).t(), hidden.view(T * B, H))  # (P, H)
         has_bias_ih, has_bias_hh = ctx.has_bias

@@ -2,8 +2,8 @@
 
 Read first: :func:`lstm_cell_step` (one step, Eq. (4.1)-(4.6)) and :func:`lstm_forward` (the
 loop over time). :func:`peephole_lstm_step` adds Gers & Schmidhuber's peepholes, Eq. (4.11)-(4.13).
-:func:`lstm_forward_fast` computes exactly what :func:`lstm_forward` computes, with the input
-projection hoisted out of the loop and a hand-written backward (BPTT, chapter 3), and it is what
+:func:`lstm_forward_fast` computes exactly what :func:`lstm_forward` computes, with one fused
+product per step for the four gates and a hand-written backward (BPTT, chapter 3), and it is what
 :class:`LSTM` runs by default (``fast=False`` runs the readable loop). :class:`LSTM` and
 :class:`LSTMCell` have ``torch.nn.LSTM`` / ``torch.nn.LSTMCell``'s contract exactly.
 

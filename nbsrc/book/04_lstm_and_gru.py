@@ -838,25 +838,27 @@ print(
 # Eqs. (4.1)–(4.6) as a Python loop are the readable reference, not a fast implementation: each
 # step launches a dozen small operations, and autograd records each of them. `coursekit.LSTM`
 # and `coursekit.GRU` run a separate fast path by default (`coursekit.lstm.lstm_forward_fast`,
-# tested equal to the loop in values and gradients): the input products $x_t W_{ih}^\top$ for
-# all $t$ in one matrix product before the loop, the four gates in one product with
-# $W_{hh}$, and the whole layer as one autograd node with a hand-written backward (BPTT by hand,
-# chapter 3). `fast=False` runs the readable loop.
+# tested equal to the loop in values and gradients): no product is repeated per gate, the
+# GRU's input products $x_t W_{ih}^\top$ for all $t$ are one matrix product before the loop,
+# the LSTM's four gates are one product per step of $[x_t, h_{t-1}]$ with $[W_{ih}, W_{hh}]$
+# with the sigmoid applied inside it, and the whole layer is one autograd node with a
+# hand-written backward (BPTT by hand, chapter 3). `fast=False` runs the readable loop.
 #
 # Measured with `benchmarks/lstm.py` (forward and backward, $T = 100$, $B = 32$, $I = 128$,
-# $H = 256$, float32, one CPU thread, on this course's two-core build machine; in a separate
-# run, not in this notebook, since timings vary from run to run):
+# $H = 256$, float32, on this course's two-core build machine, three runs of 25 repeats; in a
+# separate run, not in this notebook, since timings vary from run to run):
 #
-# | layer | time relative to torch |
-# |---|---|
-# | `coursekit.LSTM` (fast path) vs `torch.nn.LSTM` (oneDNN) | 1.05–1.16× |
-# | `coursekit.LSTM(fast=False)` (the readable loop) vs `torch.nn.LSTM` | about 2.0× |
-# | `coursekit.GRU` (fast path) vs `torch.nn.GRU` | 0.73–0.79× |
+# | layer | 1 thread | 2 threads |
+# |---|---|---|
+# | `coursekit.LSTM` (fast path) vs `torch.nn.LSTM` (oneDNN) | 1.02–1.03× | 1.14–1.16× |
+# | `coursekit.LSTM(fast=False)` (the readable loop) | 1.27–1.30× | 1.61–1.64× |
+# | `coursekit.GRU` (fast path) vs `torch.nn.GRU` | 0.91–0.93× | 0.89–0.93× |
 #
-# So the LSTM you train in this book is within about 15% of torch's, and the GRU is faster
-# than torch's CPU GRU, which runs its step as separate ATen operations. No GPU was available
-# for these measurements; on a GPU, torch's cuDNN kernels fuse the whole time loop and a
-# Python loop cannot be expected to match them.
+# So the LSTM you train in this book is within a few percent of torch's on one thread and
+# about 15% slower on two, where torch's fused kernel also spreads the gates' elementwise work
+# over both cores; the GRU is faster than torch's CPU GRU, which runs its step as separate ATen
+# operations. No GPU was available for these measurements; on a GPU, torch's cuDNN kernels
+# fuse the whole time loop and a Python loop cannot be expected to match them.
 #
 # ## 4.10 What goes wrong
 #
