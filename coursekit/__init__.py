@@ -15,7 +15,13 @@ from coursekit.attention import (
     masked_softmax,
     scaled_dot_product_attention,
 )
-from coursekit.beam_search import SearchResult, beam_search, greedy_search, length_penalty_factor
+from coursekit.beam_search import (
+    SearchResult,
+    beam_search,
+    expand_for_beams,
+    greedy_search,
+    length_penalty_factor,
+)
 from coursekit.bptt import (
     DERIVATIVE_BOUND,
     elman_backward,
@@ -160,7 +166,6 @@ from coursekit.seq2seq import (
     Encoder,
     EncoderOutput,
     Seq2Seq,
-    expand_for_beams,
     masked_cross_entropy,
 )
 from coursekit.ssm import (

@@ -37,7 +37,7 @@ next-token log-probabilities (log_softmax of the logits) of every row. ``state``
 None, or a tuple, list or dict (nested freely) of tensors whose first dim is the batch: pass it
 with first dim B, one row per source; the search repeats each row K times (row b*K + k is
 source b's k-th hypothesis, ``repeat_interleave``, the layout of
-:func:`coursekit.seq2seq.expand_for_beams`) and, after each step, reorders the rows of
+:func:`expand_for_beams`) and, after each step, reorders the rows of
 ``new_state`` so that each row follows the hypothesis it extends. Finished rows are fed <eos>;
 what the model returns for them is ignored.
 
@@ -59,7 +59,13 @@ import torch
 
 from coursekit._checks import check_nonnegative, check_positive_int, describe
 
-__all__ = ["SearchResult", "beam_search", "greedy_search", "length_penalty_factor"]
+__all__ = [
+    "SearchResult",
+    "beam_search",
+    "expand_for_beams",
+    "greedy_search",
+    "length_penalty_factor",
+]
 
 Step = Callable[[torch.Tensor, object], tuple[torch.Tensor, object]]
 
@@ -99,6 +105,15 @@ def _map_state(function, state):
     raise ValueError(
         f"state must be a tensor or a tuple, list or dict of them; got {describe(state)}"
     )
+
+
+def expand_for_beams(state, beam_size: int):
+    """A state (a tensor, or a tuple, list or dict of them, each with first dim B) -> the same
+    with first dim B * beam_size: row b * beam_size + k is source b's k-th beam (each row
+    repeated, ``repeat_interleave``), the layout :func:`beam_search` and
+    :meth:`coursekit.seq2seq.Seq2Seq.step` use."""
+    check_positive_int(beam_size=beam_size)
+    return _map_state(lambda s: s.repeat_interleave(beam_size, dim=0), state)
 
 
 def _first_tensor(state):
@@ -154,7 +169,7 @@ def beam_search(
     B, device = _check_search(state, bos, eos, max_length, length_penalty)
     check_positive_int(beam_size=beam_size)
     K, pad = beam_size, eos if pad is None else pad
-    state = _map_state(lambda s: s.repeat_interleave(K, dim=0), state)  # rows b*K + k
+    state = expand_for_beams(state, K)  # rows b*K + k
     tokens = torch.as_tensor(bos, device=device).expand(B).repeat_interleave(K)  # (B*K,)
     sequences = torch.zeros(B, K, 0, dtype=torch.long, device=device)  # (B, K, t)
     lengths = torch.zeros(B, K, dtype=torch.long, device=device)  # (B, K)

@@ -5,7 +5,7 @@ Read first: :class:`Encoder` (a bidirectional GRU or LSTM over the source, paddi
 read), then :meth:`Decoder.step`, one step of Eq. (9.4)-(9.6), then :class:`Seq2Seq`, which
 joins them: :meth:`Seq2Seq.forward` trains with teacher forcing (教师强制) and
 :func:`masked_cross_entropy`; :meth:`Seq2Seq.greedy_decode` translates; :meth:`Seq2Seq.step`
-is the interface a beam search (束搜索) drives, with :func:`expand_for_beams`. The recurrent
+is the interface a beam search (束搜索) drives (:mod:`coursekit.beam_search`). The recurrent
 layers are coursekit's own (:class:`coursekit.GRU`, :class:`coursekit.LSTM`); the attention
 module, when there is one, is any of :mod:`coursekit.attention`'s, called as
 ``attention(query (B, Q), keys (B, S, K), values (B, S, K), mask (B, S)) -> (context (B, K),
@@ -67,7 +67,6 @@ __all__ = [
     "Encoder",
     "EncoderOutput",
     "Seq2Seq",
-    "expand_for_beams",
     "masked_cross_entropy",
 ]
 
@@ -297,16 +296,6 @@ def masked_cross_entropy(logits, targets, mask, reduction="mean"):
     return total / mask.sum() if reduction == "mean" else total
 
 
-def expand_for_beams(state, beam_size: int):
-    """A state (a tensor, or a tuple of tensors, each with first dim B) -> the same with
-    first dim B * beam_size: row b * beam_size + k is source b's k-th beam (each row
-    repeated, ``repeat_interleave``), the layout :meth:`Seq2Seq.step` and a beam search use."""
-    check_positive_int(beam_size=beam_size)
-    if isinstance(state, torch.Tensor):
-        return state.repeat_interleave(beam_size, dim=0)
-    return tuple(expand_for_beams(part, beam_size) for part in state)
-
-
 class Seq2Seq(nn.Module):
     """An :class:`Encoder` and a :class:`Decoder`, joined by the bridge of Eq. (9.3).
 
@@ -380,7 +369,7 @@ class Seq2Seq(nn.Module):
 
     def step(self, tokens, state):
         """One decoding step for a beam search: tokens (N,) the previous ids, state (a tuple
-        as :meth:`encode` returns it, first dims N; :func:`expand_for_beams` makes N = B*K)
+        as :meth:`encode` returns it, first dims N; :func:`coursekit.beam_search.expand_for_beams` makes N = B*K)
         -> (log_probs (N, V), new state, same layout)."""
         log_probs, new_state, _ = self._step(tokens, state)
         return log_probs, new_state

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from coursekit.seq2seq import Decoder, Encoder, Seq2Seq, expand_for_beams, masked_cross_entropy
+from coursekit.beam_search import expand_for_beams
+from coursekit.seq2seq import Decoder, Encoder, Seq2Seq, masked_cross_entropy
 from tests.torch_compare import TOLERANCE
 
 F64 = torch.float64
