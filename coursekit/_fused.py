@@ -19,7 +19,7 @@ from torch.autograd.function import once_differentiable
 #    x_t W_ih^T + b do not depend on h: one (T*B, I) product for all t before the loop, and inside
 #    it only h_{t-1} W_hh^T, one product for the three gates. The LSTM's four gates are one
 #    product per step of v_t = [x_t, h_{t-1}] with [W_ih, W_hh], the sigmoid fused into it
-#    (point 5), and its weight gradients one product over [x_t, h_{t-1}] for all t.
+#    (point 4), and its weight gradients one product over [x_t, h_{t-1}] for all t.
 # 2. One autograd node for the whole layer (torch.autograd.Function) with a hand-written
 #    backward. Autograd through the loop would record ~10 nodes per step, and x[t] indexing
 #    alone allocates a full-size (T, B, I) gradient per step in backward.
@@ -69,7 +69,7 @@ def _multiply_by(matrix, rows):
     ``sigmoid_``); the two agree to float32 rounding.
     """
     if _use_onednn(matrix, rows):
-        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)
+        packed = torch.ops.mkldnn._reorder_linear_weight(matrix.t(), rows)  # an (out, in) weight
         linear = torch.ops.mkldnn._linear_pointwise
 
         def product(a, bias=None, add=None, sigmoid=False):
